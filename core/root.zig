@@ -1,0 +1,12 @@
+//! The public Zig API of pi5-llm-rt: what core/abi exports to C and what the native CLI uses.
+const std = @import("std");
+
+pub const log = @import("log.zig");
+pub const vk = @import("vk/vk.zig");
+pub const gguf_types = @import("gguf/types.zig");
+
+test {
+    _ = log;
+    _ = vk;
+    _ = gguf_types;
+}
