@@ -3,10 +3,14 @@ const std = @import("std");
 
 pub const log = @import("log.zig");
 pub const vk = @import("vk/vk.zig");
+pub const runtime = @import("runtime.zig");
 pub const gguf_types = @import("gguf/types.zig");
+
+pub const Runtime = runtime.Runtime;
 
 test {
     _ = log;
     _ = vk;
+    _ = runtime;
     _ = gguf_types;
 }

@@ -11,4 +11,6 @@ pub const variants = [_]Variant{
     // Element-wise binary ops over f32 with row broadcasting of the second operand.
     .{ .name = "add_f32", .src = "binary.comp", .defines = &.{"OP_ADD"} },
     .{ .name = "mul_f32", .src = "binary.comp", .defines = &.{"OP_MUL"} },
+    // A deliberately long-running kernel for the submission-timeout tests.
+    .{ .name = "spin", .src = "spin.comp" },
 };

@@ -33,6 +33,8 @@ pub const Sequence = struct {
     /// Times the command buffer was (re-)recorded; replay tests assert it stays put.
     n_recordings: u32 = 0,
     state: enum { empty, recording, ready } = .empty,
+    /// A submission was made whose fence has not been seen signaled (a wait timed out).
+    in_flight: bool = false,
 
     /// `max_timestamps` > 0 reserves a query pool for `timestamp()` (when the device has them).
     pub fn init(ctx: *Context, max_timestamps: u32) Error!Sequence {
@@ -62,7 +64,7 @@ pub const Sequence = struct {
     pub fn deinit(self: *Sequence) void {
         const ctx = self.ctx;
         // A timed-out submission may still be running: wait before freeing what it uses.
-        if (self.fence != null) _ = ctx.d.vkWaitForFences(ctx.device, 1, &self.fence, c.VK_TRUE, std.math.maxInt(u64));
+        if (self.in_flight) _ = ctx.d.vkWaitForFences(ctx.device, 1, &self.fence, c.VK_TRUE, std.math.maxInt(u64));
         for (self.pools.items) |p| ctx.d.vkDestroyDescriptorPool(ctx.device, p, null);
         self.pools.deinit(ctx.alloc);
         if (self.query_pool != null) ctx.d.vkDestroyQueryPool(ctx.device, self.query_pool, null);
@@ -180,7 +182,13 @@ pub const Sequence = struct {
     /// Runs the recorded commands and waits for them (at most the context's timeout).
     pub fn submit(self: *Sequence) Error!void {
         std.debug.assert(self.state == .ready);
-        try memory.submitWait(self.ctx, self.cmd, self.fence);
+        self.in_flight = true;
+        memory.submitWait(self.ctx, self.cmd, self.fence) catch |e| {
+            // Only a wait that timed out leaves the work running; anything else never started it.
+            if (e != error.GpuTimeout or self.ctx.broken == null) self.in_flight = false;
+            return e;
+        };
+        self.in_flight = false;
     }
 
     /// Nanoseconds between timestamps recorded by the last submission (index i to i+1 ...).

@@ -1,0 +1,269 @@
+//! The C ABI (include/pi5_llm_rt.h): thin exports that check arguments, call the Zig API and
+//! map every Zig error to a pi5_status. The only module that knows C; no panic, exit or Zig
+//! error crosses callconv(.c).
+const std = @import("std");
+const pi5 = @import("root.zig");
+const Runtime = pi5.runtime.Runtime;
+
+/// The general-purpose allocator of the library: libc's malloc, thread-safe, leak-checked by
+/// valgrind in the test suite.
+const gpa = std.heap.c_allocator;
+
+pub const Status = enum(c_int) {
+    ok = 0,
+    invalid_argument = -1,
+    out_of_memory = -2,
+    buffer_too_small = -3,
+    no_device = -4,
+    out_of_device_memory = -5,
+    device_lost = -6,
+    timeout = -7,
+    unsupported = -8,
+    io = -9,
+    invalid_model = -10,
+    no_model = -11,
+    context_full = -12,
+    aborted = -13,
+    vulkan = -14,
+    internal = -15,
+};
+
+pub const BackendC = enum(c_int) { auto = 0, cpu = 1, vulkan = 2 };
+
+pub const RuntimeOptionsC = extern struct {
+    struct_size: u32,
+    backend: c_int,
+    device: ?[*:0]const u8,
+    limits: c_int,
+    validate: i32,
+    timeout_ms: u32,
+    n_threads: i32,
+    log_level: c_int,
+    log_callback: ?pi5.log.Callback,
+    log_user_data: ?*anyopaque,
+};
+
+comptime {
+    // Mirrors pi5_runtime_options on LP64 targets (x86-64, aarch64).
+    std.debug.assert(@sizeOf(RuntimeOptionsC) == 56);
+}
+
+/// Every error the Zig API can return, mapped explicitly (TigerBeetle's init_error_to_status).
+pub fn statusOf(err: anyerror) Status {
+    return switch (err) {
+        error.OutOfMemory => .out_of_memory,
+        error.VulkanLoaderMissing, error.NoVulkanDevice, error.DeviceNotFound, error.ValidationLayerMissing, error.VulkanInitFailed => .no_device,
+        error.OutOfDeviceMemory => .out_of_device_memory,
+        error.DeviceLost => .device_lost,
+        error.GpuTimeout => .timeout,
+        error.Unsupported => .unsupported,
+        error.VulkanFailed => .vulkan,
+        error.InvalidOption, error.InvalidArgument => .invalid_argument,
+        error.FileNotFound, error.AccessDenied, error.IsDir, error.InputOutput, error.NoSpaceLeft => .io,
+        error.InvalidGguf, error.UnsupportedModel => .invalid_model,
+        error.NoModel => .no_model,
+        error.ContextFull => .context_full,
+        error.Aborted => .aborted,
+        else => .internal,
+    };
+}
+
+fn fail(rt: ?*Runtime, err: anyerror) c_int {
+    const st = statusOf(err);
+    if (rt) |r| {
+        if (st == .internal) r.setError("internal error: {s}", .{@errorName(err)}) else if (r.last_error_len == 0) r.setError("{s}", .{pi5.runtime.describe(err)});
+    }
+    return @intFromEnum(st);
+}
+
+fn begin(rt: *Runtime) void {
+    rt.last_error_len = 0;
+}
+
+export fn pi5_api_version() callconv(.c) u32 {
+    const v = pi5.runtime.version;
+    return @intCast((v.major << 16) | (v.minor << 8) | v.patch);
+}
+
+export fn pi5_version_string() callconv(.c) [*:0]const u8 {
+    return pi5.runtime.version_string;
+}
+
+export fn pi5_status_string(status: c_int) callconv(.c) [*:0]const u8 {
+    const st = std.meta.intToEnum(Status, status) catch return "unknown status";
+    return switch (st) {
+        .ok => "ok",
+        .invalid_argument => "invalid argument",
+        .out_of_memory => "out of host memory",
+        .buffer_too_small => "buffer too small",
+        .no_device => "no usable Vulkan device",
+        .out_of_device_memory => "out of device memory",
+        .device_lost => "Vulkan device lost",
+        .timeout => "GPU submission timed out",
+        .unsupported => "not supported by this device or build",
+        .io => "file input/output error",
+        .invalid_model => "invalid or unsupported model file",
+        .no_model => "no model loaded",
+        .context_full => "context full",
+        .aborted => "aborted by callback",
+        .vulkan => "Vulkan error",
+        .internal => "internal error",
+    };
+}
+
+export fn pi5_runtime_default_options() callconv(.c) RuntimeOptionsC {
+    return .{
+        .struct_size = @sizeOf(RuntimeOptionsC),
+        .backend = 0,
+        .device = null,
+        .limits = 0,
+        .validate = -1,
+        .timeout_ms = 0,
+        .n_threads = 0,
+        .log_level = @intFromEnum(pi5.log.Level.warn),
+        .log_callback = null,
+        .log_user_data = null,
+    };
+}
+
+export fn pi5_create_runtime() callconv(.c) ?*Runtime {
+    var rt: ?*Runtime = null;
+    _ = pi5_create_runtime_ex(null, &rt);
+    return rt;
+}
+
+/// Validates the C options and converts them; error.InvalidOption on an out-of-range value.
+fn convertOptions(o: *const RuntimeOptionsC) error{InvalidOption}!pi5.runtime.Options {
+    if (o.struct_size != @sizeOf(RuntimeOptionsC)) return error.InvalidOption;
+    const level = std.meta.intToEnum(pi5.log.Level, o.log_level) catch return error.InvalidOption;
+    return .{
+        .backend = switch (o.backend) {
+            0 => null,
+            1 => .cpu,
+            2 => .vulkan,
+            else => return error.InvalidOption,
+        },
+        .device = if (o.device) |d| std.mem.span(d) else null,
+        .profile = switch (o.limits) {
+            0 => null,
+            1 => .none,
+            2 => .v3dv,
+            else => return error.InvalidOption,
+        },
+        .validate = switch (o.validate) {
+            -1 => null,
+            0 => false,
+            1 => true,
+            else => return error.InvalidOption,
+        },
+        .timeout_ms = if (o.timeout_ms == 0) 5000 else o.timeout_ms,
+        .n_threads = if (o.n_threads < 0) return error.InvalidOption else @intCast(o.n_threads),
+        .log = .{ .callback = o.log_callback, .user = o.log_user_data, .level = level },
+    };
+}
+
+export fn pi5_create_runtime_ex(options: ?*const RuntimeOptionsC, out_runtime: ?*?*Runtime) callconv(.c) c_int {
+    const out = out_runtime orelse return @intFromEnum(Status.invalid_argument);
+    out.* = null;
+    const defaults = pi5_runtime_default_options();
+    const opts = convertOptions(options orelse &defaults) catch |e| {
+        const log: pi5.log.Log = if (options) |o| .{ .callback = o.log_callback, .user = o.log_user_data } else .{};
+        log.err("pi5_create_runtime_ex: invalid options (struct_size or an enum value out of range)", .{});
+        return fail(null, e);
+    };
+    const rt = Runtime.create(gpa, opts) catch |e| {
+        opts.log.warn("pi5_create_runtime: {s}", .{pi5.runtime.describe(e)});
+        return fail(null, e);
+    };
+    out.* = rt;
+    return @intFromEnum(Status.ok);
+}
+
+export fn pi5_destroy_runtime(rt: ?*Runtime) callconv(.c) void {
+    if (rt) |r| r.destroy();
+}
+
+export fn pi5_runtime_backend(rt: ?*const Runtime) callconv(.c) c_int {
+    const r = rt orelse return @intFromEnum(BackendC.cpu);
+    return @intFromEnum(@as(BackendC, switch (r.backend) {
+        .vulkan => .vulkan,
+        else => .cpu,
+    }));
+}
+
+export fn pi5_last_error(rt: ?*Runtime) callconv(.c) [*:0]const u8 {
+    const r = rt orelse return "";
+    // The buffer holds the message plus a terminating NUL written here.
+    const n = @min(r.last_error_len, r.last_error.len - 1);
+    r.last_error[n] = 0;
+    return @ptrCast(&r.last_error);
+}
+
+/// Copies `s` into a caller buffer per the header's convention.
+pub fn writeOut(s: []const u8, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) Status {
+    if (out_len) |l| l.* = s.len;
+    const b = buf orelse return if (buf_size == 0) .buffer_too_small else .invalid_argument;
+    if (s.len + 1 > buf_size) {
+        if (buf_size > 0) b[0] = 0;
+        return .buffer_too_small;
+    }
+    @memcpy(b[0..s.len], s);
+    b[s.len] = 0;
+    return .ok;
+}
+
+export fn pi5_runtime_report(rt: ?*Runtime, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
+    if (out_len) |l| l.* = 0;
+    const r = rt orelse return @intFromEnum(Status.invalid_argument);
+    begin(r);
+    const json = r.reportJson(gpa) catch |e| return fail(r, e);
+    defer gpa.free(json);
+    return @intFromEnum(writeOut(json, buf, buf_size, out_len));
+}
+
+test {
+    _ = pi5;
+}
+
+test "NULL and invalid arguments return a status" {
+    try std.testing.expectEqual(@as(c_int, -1), pi5_create_runtime_ex(null, null));
+    var opts = pi5_runtime_default_options();
+    opts.backend = 7;
+    var rt: ?*Runtime = undefined;
+    opts.log_level = 0;
+    opts.log_callback = quiet;
+    try std.testing.expectEqual(@as(c_int, -1), pi5_create_runtime_ex(&opts, &rt));
+    try std.testing.expect(rt == null);
+    opts = pi5_runtime_default_options();
+    opts.struct_size = 3;
+    opts.log_callback = quiet;
+    try std.testing.expectEqual(@as(c_int, -1), pi5_create_runtime_ex(&opts, &rt));
+    pi5_destroy_runtime(null);
+    try std.testing.expectEqual(@as(c_int, -1), pi5_runtime_report(null, null, 0, null));
+    try std.testing.expectEqualStrings("", std.mem.span(pi5_last_error(null)));
+    try std.testing.expectEqualStrings("unknown status", std.mem.span(pi5_status_string(-999)));
+}
+
+fn quiet(level: i32, message: [*:0]const u8, user: ?*anyopaque) callconv(.c) void {
+    _ = level;
+    _ = message;
+    _ = user;
+}
+
+test "report fits or says how much it needs" {
+    var opts = pi5_runtime_default_options();
+    opts.backend = 1;
+    var rt: ?*Runtime = null;
+    try std.testing.expectEqual(@as(c_int, 0), pi5_create_runtime_ex(&opts, &rt));
+    defer pi5_destroy_runtime(rt);
+    var need: usize = 0;
+    var small: [4]u8 = undefined;
+    try std.testing.expectEqual(@as(c_int, -3), pi5_runtime_report(rt, &small, small.len, &need));
+    try std.testing.expect(need > 4);
+    const big = try std.testing.allocator.alloc(u8, need + 1);
+    defer std.testing.allocator.free(big);
+    var got: usize = 0;
+    try std.testing.expectEqual(@as(c_int, 0), pi5_runtime_report(rt, big.ptr, big.len, &got));
+    try std.testing.expectEqual(need, got);
+    try std.testing.expectEqual(@as(c_int, 1), pi5_runtime_backend(rt));
+}
