@@ -4,9 +4,11 @@ const std = @import("std");
 pub const log = @import("log.zig");
 pub const vk = @import("vk/vk.zig");
 pub const gguf_types = @import("gguf/types.zig");
+pub const gguf = @import("gguf/reader.zig");
 
 test {
     _ = log;
     _ = vk;
     _ = gguf_types;
+    _ = @import("gguf/reader.zig");
 }
