@@ -5,10 +5,12 @@ pub const log = @import("log.zig");
 pub const vk = @import("vk/vk.zig");
 pub const gguf_types = @import("gguf/types.zig");
 pub const gguf = @import("gguf/reader.zig");
+pub const gguf_writer = @import("gguf/writer.zig");
 
 test {
     _ = log;
     _ = vk;
     _ = gguf_types;
     _ = @import("gguf/reader.zig");
+    _ = @import("gguf/writer.zig");
 }
