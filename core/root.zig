@@ -6,6 +6,7 @@ pub const vk = @import("vk/vk.zig");
 pub const gguf_types = @import("gguf/types.zig");
 pub const gguf = @import("gguf/reader.zig");
 pub const gguf_writer = @import("gguf/writer.zig");
+pub const gguf_inspect = @import("gguf/inspect.zig");
 
 test {
     _ = log;
@@ -13,4 +14,5 @@ test {
     _ = gguf_types;
     _ = @import("gguf/reader.zig");
     _ = @import("gguf/writer.zig");
+    _ = @import("gguf/inspect.zig");
 }
