@@ -15,4 +15,5 @@ test {
     _ = @import("gguf/reader.zig");
     _ = @import("gguf/writer.zig");
     _ = @import("gguf/inspect.zig");
+    _ = @import("gguf/corpus_test.zig");
 }

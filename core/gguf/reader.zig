@@ -366,7 +366,7 @@ const Parser = struct {
     fn checkCount(p: *Parser, n: u64, min_item: u64, at: usize, what: []const u8, name: []const u8) !void {
         const need = std.math.mul(u64, n, min_item) catch std.math.maxInt(u64);
         if (need > p.remaining())
-            return fail(p.diag, at, "{s}{s}{s}: count {d} needs at least {d} bytes but only {d} remain", .{
+            return fail(p.diag, at, "{s}{s}{s}: count {d} needs at least {d} bytes but only {d} remain (truncated or corrupt)", .{
                 what, if (name.len > 0) " of " else "", name, n, need, p.remaining(),
             });
     }
@@ -455,7 +455,10 @@ const Parser = struct {
 
     fn value(p: *Parser, vt: ValueType, key: []const u8, depth: u32) Error!Value {
         if (vt.scalarSize()) |size| {
+            const at = p.pos;
             const s = try p.take(size, key);
+            if (vt == .bool and s[0] > 1)
+                return fail(p.diag, at, "key '{s}': bool value is {d}, not 0 or 1", .{ key, s[0] });
             return scalarAt(vt, s, 0);
         }
         if (vt == .string) return .{ .string = try p.string(key) };
@@ -543,7 +546,9 @@ const Parser = struct {
         for (tensors, infos_at) |*t, at| {
             if (t.offset % alignment != 0)
                 return fail(p.diag, at, "tensor '{s}': data offset {d} is not a multiple of the alignment {d}", .{ t.name, t.offset, alignment });
-            const row = t.type.rowBytes(t.ne[0]).?;
+            // rowBytes is null only on overflow here: the block multiple was checked already.
+            const row = t.type.rowBytes(t.ne[0]) orelse
+                return fail(p.diag, at, "tensor '{s}': byte size overflows", .{t.name});
             const size = std.math.mul(u64, row, t.nRows()) catch
                 return fail(p.diag, at, "tensor '{s}': byte size overflows", .{t.name});
             const start = std.math.add(u64, data_offset, t.offset) catch std.math.maxInt(u64);
