@@ -11,6 +11,17 @@ const ValueType = reader.ValueType;
 
 pub const Error = error{ DuplicateKey, DuplicateTensor, InvalidTensor, InvalidAlignment, InvalidValue, DataSizeMismatch, OutOfMemory };
 
+/// Progress of a long operation (import, synth, write): `done` of `total` units (bytes of
+/// tensor data for writes). Called from the writing thread; must be cheap.
+pub const Progress = struct {
+    ctx: ?*anyopaque = null,
+    func: *const fn (ctx: ?*anyopaque, done: u64, total: u64) void,
+
+    pub fn report(self: Progress, done: u64, total: u64) void {
+        self.func(self.ctx, done, total);
+    }
+};
+
 const PendingTensor = struct {
     name: []const u8,
     type: GgmlType,
@@ -32,9 +43,12 @@ pub const Writer = struct {
     tensors: std.ArrayListUnmanaged(PendingTensor) = .{},
     tensor_names: std.StringHashMapUnmanaged(void) = .{},
     alignment: u32 = reader.default_alignment,
+    /// Reported after each completed tensor during writeData/write.
+    progress: ?Progress = null,
     // Streaming state, valid after writeHeader.
     cur: usize = 0,
     cur_written: u64 = 0,
+    data_done: u64 = 0,
 
     pub fn init(alloc: std.mem.Allocator) Writer {
         return .{ .alloc = alloc, .arena = std.heap.ArenaAllocator.init(alloc) };
@@ -255,11 +269,14 @@ pub const Writer = struct {
         try out.writeByteNTimes(0, std.mem.alignForward(u64, h, self.alignment) - h);
         self.cur = 0;
         self.cur_written = 0;
-        self.skipEmpty();
+        self.data_done = 0;
     }
 
-    fn skipEmpty(self: *Writer) void {
-        while (self.cur < self.tensors.items.len and self.tensors.items[self.cur].size == 0) self.cur += 1;
+    /// Bytes of tensor data (without padding).
+    pub fn dataSize(self: *const Writer) u64 {
+        var n: u64 = 0;
+        for (self.tensors.items) |t| n += t.size;
+        return n;
     }
 
     /// Appends bytes to the tensor data in tensor order (chunks may span tensors); pads after
@@ -277,6 +294,8 @@ pub const Writer = struct {
                 try out.writeByteNTimes(0, std.mem.alignForward(u64, t.size, self.alignment) - t.size);
                 self.cur += 1;
                 self.cur_written = 0;
+                self.data_done += t.size;
+                if (self.progress) |p| p.report(self.data_done, self.dataSize());
             }
         }
     }
@@ -436,8 +455,17 @@ test "built in memory: every value type, nested arrays, custom alignment, stream
     // Chunks that straddle the tensor boundary.
     try w.writeData(out.writer(), data[0..10]);
     try w.writeData(out.writer(), data[10..]);
+    const Count = struct {
+        fn f(ctx: ?*anyopaque, done: u64, total: u64) void {
+            const c: *[2]u64 = @ptrCast(@alignCast(ctx.?));
+            c.* = .{ done, total };
+        }
+    };
+    var seen = [2]u64{ 0, 0 };
+    w.progress = .{ .ctx = &seen, .func = Count.f };
     try w.writeData(out.writer(), "abcde");
     try w.finish();
+    try testing.expectEqual([2]u64{ 29, 29 }, seen);
     try testing.expectEqual(w.fileSize(), out.items.len);
 
     var f = try reader.File.parse(testing.allocator, out.items, null);
