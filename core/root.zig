@@ -7,6 +7,7 @@ pub const gguf_types = @import("gguf/types.zig");
 pub const gguf = @import("gguf/reader.zig");
 pub const gguf_writer = @import("gguf/writer.zig");
 pub const gguf_inspect = @import("gguf/inspect.zig");
+pub const gguf_import_llama2c = @import("gguf/import_llama2c.zig");
 
 test {
     _ = log;
@@ -16,4 +17,5 @@ test {
     _ = @import("gguf/writer.zig");
     _ = @import("gguf/inspect.zig");
     _ = @import("gguf/corpus_test.zig");
+    _ = @import("gguf/import_llama2c.zig");
 }
