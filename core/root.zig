@@ -8,6 +8,7 @@ pub const gguf = @import("gguf/reader.zig");
 pub const gguf_writer = @import("gguf/writer.zig");
 pub const gguf_inspect = @import("gguf/inspect.zig");
 pub const gguf_import_llama2c = @import("gguf/import_llama2c.zig");
+pub const gguf_import_ggjt = @import("gguf/import_ggjt.zig");
 
 test {
     _ = log;
@@ -18,4 +19,5 @@ test {
     _ = @import("gguf/inspect.zig");
     _ = @import("gguf/corpus_test.zig");
     _ = @import("gguf/import_llama2c.zig");
+    _ = @import("gguf/import_ggjt.zig");
 }
