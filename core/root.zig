@@ -9,6 +9,7 @@ pub const gguf_writer = @import("gguf/writer.zig");
 pub const gguf_inspect = @import("gguf/inspect.zig");
 pub const gguf_import_llama2c = @import("gguf/import_llama2c.zig");
 pub const gguf_import_ggjt = @import("gguf/import_ggjt.zig");
+pub const gguf_synth = @import("gguf/synth.zig");
 
 test {
     _ = log;
@@ -20,4 +21,5 @@ test {
     _ = @import("gguf/corpus_test.zig");
     _ = @import("gguf/import_llama2c.zig");
     _ = @import("gguf/import_ggjt.zig");
+    _ = @import("gguf/synth.zig");
 }
