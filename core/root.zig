@@ -5,6 +5,12 @@ pub const log = @import("log.zig");
 pub const vk = @import("vk/vk.zig");
 pub const runtime = @import("runtime.zig");
 pub const gguf_types = @import("gguf/types.zig");
+pub const gguf = @import("gguf/reader.zig");
+pub const gguf_writer = @import("gguf/writer.zig");
+pub const gguf_inspect = @import("gguf/inspect.zig");
+pub const gguf_import_llama2c = @import("gguf/import_llama2c.zig");
+pub const gguf_import_ggjt = @import("gguf/import_ggjt.zig");
+pub const gguf_synth = @import("gguf/synth.zig");
 
 pub const Runtime = runtime.Runtime;
 
@@ -13,4 +19,11 @@ test {
     _ = vk;
     _ = runtime;
     _ = gguf_types;
+    _ = @import("gguf/reader.zig");
+    _ = @import("gguf/writer.zig");
+    _ = @import("gguf/inspect.zig");
+    _ = @import("gguf/corpus_test.zig");
+    _ = @import("gguf/import_llama2c.zig");
+    _ = @import("gguf/import_ggjt.zig");
+    _ = @import("gguf/synth.zig");
 }
