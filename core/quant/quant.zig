@@ -895,6 +895,13 @@ pub fn relRmse(ref: []const f32, got: []const f32) f64 {
     return if (den == 0) @sqrt(num) else @sqrt(num / den);
 }
 
+/// Deterministic test rows: Gaussian with every 97th element x6 (outliers, like real weights).
+/// Public so that out-of-tree tools can regenerate the golden-hash input with ggml.
+pub fn fillTestRow(seed: u64, x: []f32) void {
+    var prng = std.Random.DefaultPrng.init(seed);
+    fillRandom(prng.random(), x);
+}
+
 fn fillRandom(rng: std.Random, x: []f32) void {
     // Gaussian weights with a few outliers, like real weight rows.
     for (x) |*v| v.* = rng.floatNorm(f32);
@@ -939,6 +946,40 @@ test "round trips of every type stay within their error bounds" {
         if (e > rb.bound) {
             std.debug.print("{s}: rel-rmse {d:.5} > bound {d}\n", .{ rb.t.name(), e, rb.bound });
             return error.TestExpectedApproxEqAbs;
+        }
+    }
+}
+
+/// SHA-256 of llama.cpp's quantize_row_*_ref output (libggml-base from node-llama-cpp 3.22.1,
+/// x86-64) for fillTestRow(1234, 4096 floats). Equal hashes = byte-identical quantized rows.
+const golden_sha256 = [_]struct { t: GgmlType, sha256: *const [64]u8 }{
+    .{ .t = .q4_0, .sha256 = "e668b21aa70e1c35841fee6d2d03049212913d5c7f0e3cf55c898105e583f788" },
+    .{ .t = .q4_1, .sha256 = "458ed79e4cbb9e413fea6a2ecb1ce15af98ef16e7b845ca53fe15d36e2e11144" },
+    .{ .t = .q5_0, .sha256 = "5ce2fc6c17ef1b8d2df96ac76789a7319d5349705bfec60bcc4e6add95610198" },
+    .{ .t = .q5_1, .sha256 = "e1e60c4d7d1da83db674a8b6177ee75e527bdf04b37f02bfbc1750e7e49e3b98" },
+    .{ .t = .q8_0, .sha256 = "1a510208aee71d336edce2deacdc311dd0e621cf7e2b23b7a061c0c6630d2c56" },
+    .{ .t = .q8_1, .sha256 = "9dcd385ba19e92659338adbd4ea266aee9f9ebd534750af47baec14df3efc632" },
+    .{ .t = .q4_k, .sha256 = "08a5f51e2169edd8eb143ab6130c2eb2026abd435e30db75be668042d2639109" },
+    .{ .t = .q5_k, .sha256 = "ed15a3fb9a4807a95d0ec6a7cfc3c8f561e90a307093acb42a71fa78c7a4a6d8" },
+    .{ .t = .q6_k, .sha256 = "67d2179d5db26b412b3a1f759fcd174187c4d4c93e3a0a73dc59d18cafe47e12" },
+    .{ .t = .q8_k, .sha256 = "f380e44e22a3f4f7abd511127eed13786c237dde0663e214e15d06be51ace857" },
+};
+
+test "quantized bytes are identical to llama.cpp's reference quantizers" {
+    const n = 4096;
+    const x = try testing.allocator.alloc(f32, n);
+    defer testing.allocator.free(x);
+    fillTestRow(1234, x);
+    for (golden_sha256) |g| {
+        const bytes = try testing.allocator.alloc(u8, @intCast(g.t.rowBytes(n).?));
+        defer testing.allocator.free(bytes);
+        try quantizeRow(g.t, x, bytes);
+        var digest: [32]u8 = undefined;
+        std.crypto.hash.sha2.Sha256.hash(bytes, &digest, .{});
+        const hex = std.fmt.bytesToHex(digest, .lower);
+        if (!std.mem.eql(u8, &hex, g.sha256)) {
+            std.debug.print("{s}: sha256 {s} != ggml {s}\n", .{ g.t.name(), &hex, g.sha256 });
+            return error.TestUnexpectedResult;
         }
     }
 }
