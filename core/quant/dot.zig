@@ -111,12 +111,23 @@ fn groupMask(comptime k: usize) [8]i32 {
     return m;
 }
 
-/// Products of N int8 pairs (exact in i16), folded to 8 i32 lanes.
+/// Products of N int8 pairs (exact in i16), folded to 8 i32 lanes. Adjacent pairs are summed
+/// first (even + odd lanes): LLVM matches that to pmaddwd on x86 and smlal/addp on NEON.
 inline fn madd(comptime N: usize, a: @Vector(N, i8), b: @Vector(N, i8)) I32x8 {
-    const p: @Vector(N, i32) = @as(@Vector(N, i16), a) * @as(@Vector(N, i16), b);
-    var r: I32x8 = @shuffle(i32, p, undefined, groupMask(0));
-    inline for (1..N / 8) |k| r += @shuffle(i32, p, undefined, groupMask(k));
+    const p: @Vector(N, i16) = @as(@Vector(N, i16), a) * @as(@Vector(N, i16), b);
+    const ev: @Vector(N / 2, i32) = @shuffle(i16, p, undefined, pairMask(N, 0));
+    const od: @Vector(N / 2, i32) = @shuffle(i16, p, undefined, pairMask(N, 1));
+    const s = ev + od;
+    if (N / 2 == 8) return s;
+    var r: I32x8 = @shuffle(i32, s, undefined, groupMask(0));
+    inline for (1..N / 16) |k| r += @shuffle(i32, s, undefined, groupMask(k));
     return r;
+}
+
+fn pairMask(comptime N: usize, comptime odd: usize) [N / 2]i32 {
+    var m: [N / 2]i32 = undefined;
+    for (0..N / 2) |i| m[i] = @intCast(2 * i + odd);
+    return m;
 }
 
 inline fn splat8(comptime N: usize, v: u8) @Vector(N, u8) {
