@@ -11,6 +11,9 @@ pub const gguf_inspect = @import("gguf/inspect.zig");
 pub const gguf_import_llama2c = @import("gguf/import_llama2c.zig");
 pub const gguf_import_ggjt = @import("gguf/import_ggjt.zig");
 pub const gguf_synth = @import("gguf/synth.zig");
+pub const quant = @import("quant/quant.zig");
+pub const cpu_pool = @import("cpu/pool.zig");
+pub const cpu_ops = @import("cpu/ops.zig");
 
 pub const Runtime = runtime.Runtime;
 
@@ -26,4 +29,7 @@ test {
     _ = @import("gguf/import_llama2c.zig");
     _ = @import("gguf/import_ggjt.zig");
     _ = @import("gguf/synth.zig");
+    _ = quant;
+    _ = cpu_pool;
+    _ = cpu_ops;
 }

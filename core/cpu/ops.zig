@@ -1,0 +1,850 @@
+//! Transformer ops on f32 activations, for the CPU backend.
+//!
+//! Conventions: tensors are plain row-major slices with explicit shape arguments; every op
+//! checks its shapes and returns error.BadShape instead of panicking. Outputs may alias inputs
+//! for the element-wise ops (same index read then written). Each op takes a `?*Pool`:
+//! null runs single-threaded on the caller.
+const std = @import("std");
+const quant = @import("../quant/quant.zig");
+const pool_mod = @import("pool.zig");
+pub const Pool = pool_mod.Pool;
+pub const Range = pool_mod.Range;
+const GgmlType = quant.GgmlType;
+
+pub const Error = error{ BadShape, Unsupported };
+
+/// A weight matrix as stored in GGUF: `n_rows` rows of `n_cols` elements of type `t`.
+pub const QTensor = struct {
+    t: GgmlType,
+    data: []const u8,
+    n_rows: usize,
+    n_cols: usize,
+
+    pub fn rowBytes(w: QTensor) ?usize {
+        const rb = w.t.rowBytes(w.n_cols) orelse return null;
+        return std.math.cast(usize, rb);
+    }
+
+    fn check(w: QTensor) Error!usize {
+        const rb = w.rowBytes() orelse return error.BadShape;
+        const total = std.math.mul(usize, rb, w.n_rows) catch return error.BadShape;
+        if (w.data.len < total) return error.BadShape;
+        return rb;
+    }
+};
+
+// ---- matmul ----
+
+/// Bytes of scratch that matmul needs for `n_tokens` activation rows against weights of type `t`.
+pub fn matmulScratchBytes(t: GgmlType, n_in: usize, n_tokens: usize) Error!usize {
+    const at = quant.vecDotType(t) orelse return error.Unsupported;
+    if (at == .f32) return 0; // float weights dot the activations directly
+    const rb = at.rowBytes(n_in) orelse return error.BadShape;
+    return std.math.mul(usize, std.math.cast(usize, rb) orelse return error.BadShape, n_tokens) catch error.BadShape;
+}
+
+/// out[n_tokens × n_out] = x[n_tokens × n_in] · wᵀ, w = [n_out rows × n_in].
+/// Activations are quantized once into `scratch` (matmulScratchBytes) to the weight type's
+/// dot type, then every weight row is dotted against all tokens while it is in cache.
+pub fn matmul(pool: ?*Pool, w: QTensor, x: []const f32, n_tokens: usize, out: []f32, scratch: []u8) Error!void {
+    const n_in = w.n_cols;
+    const n_out = w.n_rows;
+    const row_bytes = try w.check();
+    const dot_fn = quant.vecDotFn(w.t) orelse return error.Unsupported;
+    const at = quant.vecDotType(w.t).?;
+    if (x.len != n_tokens * n_in or out.len != n_tokens * n_out) return error.BadShape;
+    const need = try matmulScratchBytes(w.t, n_in, n_tokens);
+    if (scratch.len < need) return error.BadShape;
+
+    var act: []const u8 = undefined;
+    var act_row_bytes: usize = undefined;
+    if (at == .f32) {
+        act = std.mem.sliceAsBytes(x);
+        act_row_bytes = n_in * 4;
+    } else {
+        act_row_bytes = @intCast(at.rowBytes(n_in).?);
+        const QCtx = struct {
+            at: GgmlType,
+            x: []const f32,
+            n_in: usize,
+            dst: []u8,
+            rb: usize,
+            fn run(c: @This(), r: Range) void {
+                for (r.begin..r.end) |t| {
+                    // Lengths were checked above; quantizeRow cannot fail here.
+                    quant.quantizeRow(c.at, c.x[t * c.n_in ..][0..c.n_in], c.dst[t * c.rb ..][0..c.rb]) catch unreachable;
+                }
+            }
+        };
+        pool_mod.parallelFor(pool, n_tokens, 1, QCtx{ .at = at, .x = x, .n_in = n_in, .dst = scratch, .rb = act_row_bytes }, QCtx.run);
+        act = scratch[0..need];
+    }
+
+    const MCtx = struct {
+        dot_fn: quant.VecDotFn,
+        w: []const u8,
+        row_bytes: usize,
+        act: []const u8,
+        act_row_bytes: usize,
+        n_in: usize,
+        n_out: usize,
+        n_tokens: usize,
+        out: []f32,
+        fn run(c: @This(), r: Range) void {
+            for (r.begin..r.end) |o| {
+                const wrow = c.w[o * c.row_bytes ..].ptr;
+                for (0..c.n_tokens) |t| {
+                    c.out[t * c.n_out + o] = c.dot_fn(c.n_in, wrow, c.act[t * c.act_row_bytes ..].ptr);
+                }
+            }
+        }
+    };
+    // 16 rows per chunk at least: enough work to amortize the atomic and keep rows streaming.
+    pool_mod.parallelFor(pool, n_out, 16, MCtx{
+        .dot_fn = dot_fn,
+        .w = w.data,
+        .row_bytes = row_bytes,
+        .act = act,
+        .act_row_bytes = act_row_bytes,
+        .n_in = n_in,
+        .n_out = n_out,
+        .n_tokens = n_tokens,
+        .out = out,
+    }, MCtx.run);
+}
+
+// ---- embedding lookup ----
+
+/// out[ids.len × w.n_cols] = rows `ids` of w, dequantized. An id out of range is BadShape.
+pub fn getRows(w: QTensor, ids: []const u32, out: []f32) Error!void {
+    const rb = try w.check();
+    if (out.len != ids.len * w.n_cols) return error.BadShape;
+    for (ids) |id| if (id >= w.n_rows) return error.BadShape;
+    for (ids, 0..) |id, i| {
+        quant.dequantizeRow(w.t, w.data[id * rb ..][0..rb], out[i * w.n_cols ..][0..w.n_cols]) catch |e| switch (e) {
+            error.Unsupported => return error.Unsupported,
+            error.BadLength => return error.BadShape,
+        };
+    }
+}
+
+// ---- norms ----
+
+/// y = x / sqrt(mean(x²) + eps) [* weight], per row of n_embd. weight: null or n_embd.
+pub fn rmsNorm(pool: ?*Pool, x: []const f32, weight: ?[]const f32, n_rows: usize, n_embd: usize, eps: f32, out: []f32) Error!void {
+    if (x.len != n_rows * n_embd or out.len != x.len or n_embd == 0) return error.BadShape;
+    if (weight) |wt| if (wt.len != n_embd) return error.BadShape;
+    const Ctx = struct {
+        x: []const f32,
+        w: ?[]const f32,
+        n: usize,
+        eps: f32,
+        out: []f32,
+        fn run(c: @This(), r: Range) void {
+            for (r.begin..r.end) |row| {
+                const xr = c.x[row * c.n ..][0..c.n];
+                const yr = c.out[row * c.n ..][0..c.n];
+                // f64 sum as ggml (ggml_float) so long rows lose nothing.
+                var sum: f64 = 0;
+                for (xr) |v| sum += @as(f64, v) * v;
+                const mean: f32 = @floatCast(sum / @as(f64, @floatFromInt(c.n)));
+                const s = 1.0 / @sqrt(mean + c.eps);
+                if (c.w) |wt| {
+                    for (yr, xr, wt) |*y, v, g| y.* = v * s * g;
+                } else for (yr, xr) |*y, v| {
+                    y.* = v * s;
+                }
+            }
+        }
+    };
+    pool_mod.parallelFor(pool, n_rows, 4, Ctx{ .x = x, .w = weight, .n = n_embd, .eps = eps, .out = out }, Ctx.run);
+}
+
+/// y = (x - mean) / sqrt(var + eps) [* weight] [+ bias], per row of n_embd.
+pub fn layerNorm(pool: ?*Pool, x: []const f32, weight: ?[]const f32, bias: ?[]const f32, n_rows: usize, n_embd: usize, eps: f32, out: []f32) Error!void {
+    if (x.len != n_rows * n_embd or out.len != x.len or n_embd == 0) return error.BadShape;
+    if (weight) |wt| if (wt.len != n_embd) return error.BadShape;
+    if (bias) |b| if (b.len != n_embd) return error.BadShape;
+    const Ctx = struct {
+        x: []const f32,
+        w: ?[]const f32,
+        b: ?[]const f32,
+        n: usize,
+        eps: f32,
+        out: []f32,
+        fn run(c: @This(), r: Range) void {
+            const nf: f64 = @floatFromInt(c.n);
+            for (r.begin..r.end) |row| {
+                const xr = c.x[row * c.n ..][0..c.n];
+                const yr = c.out[row * c.n ..][0..c.n];
+                var sum: f64 = 0;
+                for (xr) |v| sum += v;
+                const mean: f32 = @floatCast(sum / nf);
+                var sum2: f64 = 0;
+                for (xr) |v| sum2 += @as(f64, v - mean) * (v - mean);
+                const s = 1.0 / @sqrt(@as(f32, @floatCast(sum2 / nf)) + c.eps);
+                for (yr, xr, 0..) |*y, v, i| {
+                    var t = (v - mean) * s;
+                    if (c.w) |wt| t *= wt[i];
+                    if (c.b) |b| t += b[i];
+                    y.* = t;
+                }
+            }
+        }
+    };
+    pool_mod.parallelFor(pool, n_rows, 4, Ctx{ .x = x, .w = weight, .b = bias, .n = n_embd, .eps = eps, .out = out }, Ctx.run);
+}
+
+// ---- element-wise ----
+
+const BinOp = enum { add, mul };
+
+/// `b` is either the full [n_rows × n_cols] or one row of n_cols broadcast to every row.
+fn binary(comptime op: BinOp, pool: ?*Pool, a: []const f32, b: []const f32, n_rows: usize, n_cols: usize, out: []f32) Error!void {
+    if (a.len != n_rows * n_cols or out.len != a.len) return error.BadShape;
+    if (b.len != a.len and b.len != n_cols) return error.BadShape;
+    const Ctx = struct {
+        a: []const f32,
+        b: []const f32,
+        n_cols: usize,
+        out: []f32,
+        fn run(c: @This(), r: Range) void {
+            for (r.begin..r.end) |row| {
+                const ar = c.a[row * c.n_cols ..][0..c.n_cols];
+                const br = if (c.b.len == c.n_cols) c.b else c.b[row * c.n_cols ..][0..c.n_cols];
+                const yr = c.out[row * c.n_cols ..][0..c.n_cols];
+                for (yr, ar, br) |*y, u, v| y.* = switch (op) {
+                    .add => u + v,
+                    .mul => u * v,
+                };
+            }
+        }
+    };
+    pool_mod.parallelFor(pool, n_rows, rowGrain(n_cols), Ctx{ .a = a, .b = b, .n_cols = n_cols, .out = out }, Ctx.run);
+}
+
+/// Rows per chunk so that a chunk is ~16k elements: element-wise ops are memory bound and
+/// cheap, so small tensors run on the caller alone.
+fn rowGrain(n_cols: usize) usize {
+    return @max(1, 16384 / @max(1, n_cols));
+}
+
+pub fn add(pool: ?*Pool, a: []const f32, b: []const f32, n_rows: usize, n_cols: usize, out: []f32) Error!void {
+    return binary(.add, pool, a, b, n_rows, n_cols, out);
+}
+pub fn mul(pool: ?*Pool, a: []const f32, b: []const f32, n_rows: usize, n_cols: usize, out: []f32) Error!void {
+    return binary(.mul, pool, a, b, n_rows, n_cols, out);
+}
+
+const UnOp = enum { silu, gelu };
+
+fn unary(comptime op: UnOp, pool: ?*Pool, x: []const f32, out: []f32) Error!void {
+    if (out.len != x.len) return error.BadShape;
+    const Ctx = struct {
+        x: []const f32,
+        out: []f32,
+        fn run(c: @This(), r: Range) void {
+            for (c.out[r.begin..r.end], c.x[r.begin..r.end]) |*y, v| y.* = switch (op) {
+                .silu => silu1(v),
+                .gelu => gelu1(v),
+            };
+        }
+    };
+    pool_mod.parallelFor(pool, x.len, 4096, Ctx{ .x = x, .out = out }, Ctx.run);
+}
+
+pub inline fn silu1(x: f32) f32 {
+    return x / (1.0 + @exp(-x));
+}
+
+const SQRT_2_OVER_PI: f32 = 0.79788456080286535587989211986876;
+const GELU_COEF_A: f32 = 0.044715;
+
+/// ggml's tanh-form GELU: 0.5x(1 + tanh(sqrt(2/pi) x (1 + 0.044715x²))).
+pub inline fn gelu1(x: f32) f32 {
+    return 0.5 * x * (1.0 + std.math.tanh(SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)));
+}
+
+pub fn silu(pool: ?*Pool, x: []const f32, out: []f32) Error!void {
+    return unary(.silu, pool, x, out);
+}
+pub fn gelu(pool: ?*Pool, x: []const f32, out: []f32) Error!void {
+    return unary(.gelu, pool, x, out);
+}
+
+/// out = silu(gate) * up, element-wise (the LLaMA FFN's gate).
+pub fn swiglu(pool: ?*Pool, gate: []const f32, up: []const f32, out: []f32) Error!void {
+    if (up.len != gate.len or out.len != gate.len) return error.BadShape;
+    const Ctx = struct {
+        g: []const f32,
+        u: []const f32,
+        out: []f32,
+        fn run(c: @This(), r: Range) void {
+            for (c.out[r.begin..r.end], c.g[r.begin..r.end], c.u[r.begin..r.end]) |*y, g, u| y.* = silu1(g) * u;
+        }
+    };
+    pool_mod.parallelFor(pool, gate.len, 4096, Ctx{ .g = gate, .u = up, .out = out }, Ctx.run);
+}
+
+pub fn scale(pool: ?*Pool, x: []const f32, s: f32, out: []f32) Error!void {
+    if (out.len != x.len) return error.BadShape;
+    const Ctx = struct {
+        x: []const f32,
+        s: f32,
+        out: []f32,
+        fn run(c: @This(), r: Range) void {
+            for (c.out[r.begin..r.end], c.x[r.begin..r.end]) |*y, v| y.* = v * c.s;
+        }
+    };
+    pool_mod.parallelFor(pool, x.len, 8192, Ctx{ .x = x, .s = s, .out = out }, Ctx.run);
+}
+
+// ---- softmax ----
+
+/// Causal masking for softmax: row i is the query at position pos0 + i and sees columns
+/// (key positions) 0..pos0+i; later columns get probability 0.
+pub const Causal = struct { pos0: usize };
+
+/// In place, per row of n_cols: x = softmax(x * scale), optionally causal-masked.
+pub fn softmax(pool: ?*Pool, x: []f32, n_rows: usize, n_cols: usize, scale_by: f32, causal: ?Causal) Error!void {
+    if (x.len != n_rows * n_cols or n_cols == 0) return error.BadShape;
+    const Ctx = struct {
+        x: []f32,
+        n_cols: usize,
+        s: f32,
+        causal: ?Causal,
+        fn run(c: @This(), r: Range) void {
+            for (r.begin..r.end) |row| {
+                const xr = c.x[row * c.n_cols ..][0..c.n_cols];
+                const n_valid = if (c.causal) |cm| @min(c.n_cols, cm.pos0 + row + 1) else c.n_cols;
+                softmaxRow(xr[0..n_valid], c.s);
+                @memset(xr[n_valid..], 0);
+            }
+        }
+    };
+    pool_mod.parallelFor(pool, n_rows, 4, Ctx{ .x = x, .n_cols = n_cols, .s = scale_by, .causal = causal }, Ctx.run);
+}
+
+fn softmaxRow(xr: []f32, s: f32) void {
+    var max: f32 = -std.math.inf(f32);
+    for (xr) |v| max = @max(max, v * s);
+    var sum: f64 = 0;
+    for (xr) |*v| {
+        const e = @exp(v.* * s - max);
+        v.* = e;
+        sum += e;
+    }
+    const inv: f32 = @floatCast(1.0 / sum);
+    for (xr) |*v| v.* *= inv;
+}
+
+// ---- conversions ----
+
+pub fn f32ToF16(src: []const f32, dst: []f16) Error!void {
+    if (src.len != dst.len) return error.BadShape;
+    for (dst, src) |*d, s| d.* = @floatCast(s);
+}
+pub fn f16ToF32(src: []const f16, dst: []f32) Error!void {
+    if (src.len != dst.len) return error.BadShape;
+    for (dst, src) |*d, s| d.* = s;
+}
+
+// ---- RoPE ----
+
+pub const RopeMode = enum {
+    /// LLaMA: rotate adjacent pairs (x[2i], x[2i+1]).
+    normal,
+    /// GPT-NeoX / Phi / Qwen: rotate (x[i], x[i + n_rot/2]).
+    neox,
+};
+
+pub const RopeParams = struct {
+    /// Rotated dims per head (even, <= head_dim); the rest pass through (Phi's partial rotary).
+    n_rot: usize,
+    mode: RopeMode = .normal,
+    freq_base: f32 = 10000.0,
+    /// Linear position scaling (1 / rope scale factor).
+    freq_scale: f32 = 1.0,
+};
+
+/// In place on x[n_tokens × n_head × head_dim]; token t is at position pos[t].
+/// theta_i = pos * freq_scale * base^(-2i/n_rot), computed as ggml does (iterated product in f32).
+pub fn rope(pool: ?*Pool, x: []f32, n_tokens: usize, n_head: usize, head_dim: usize, pos: []const i32, p: RopeParams) Error!void {
+    if (x.len != n_tokens * n_head * head_dim or pos.len != n_tokens) return error.BadShape;
+    if (p.n_rot > head_dim or p.n_rot % 2 != 0 or p.n_rot == 0) return error.BadShape;
+    if (p.n_rot > max_head_dim) return error.BadShape;
+    const Ctx = struct {
+        x: []f32,
+        n_head: usize,
+        head_dim: usize,
+        pos: []const i32,
+        p: RopeParams,
+        fn run(c: @This(), r: Range) void {
+            const n_rot = c.p.n_rot;
+            const theta_scale = std.math.pow(f32, c.p.freq_base, -2.0 / @as(f32, @floatFromInt(n_rot)));
+            var cos_sin: [max_head_dim]f32 = undefined; // cos at 2i, sin at 2i+1
+            for (r.begin..r.end) |t| {
+                var theta: f32 = @floatFromInt(c.pos[t]);
+                var k_dim: usize = 0;
+                while (k_dim < n_rot) : (k_dim += 2) {
+                    const th = c.p.freq_scale * theta;
+                    cos_sin[k_dim] = @cos(th);
+                    cos_sin[k_dim + 1] = @sin(th);
+                    theta *= theta_scale;
+                }
+                for (0..c.n_head) |h| {
+                    const v = c.x[(t * c.n_head + h) * c.head_dim ..][0..c.head_dim];
+                    k_dim = 0;
+                    while (k_dim < n_rot) : (k_dim += 2) {
+                        const cs = cos_sin[k_dim];
+                        const sn = cos_sin[k_dim + 1];
+                        const ia = if (c.p.mode == .normal) k_dim else k_dim / 2;
+                        const ib = if (c.p.mode == .normal) k_dim + 1 else k_dim / 2 + n_rot / 2;
+                        const x0 = v[ia];
+                        const x1 = v[ib];
+                        v[ia] = x0 * cs - x1 * sn;
+                        v[ib] = x0 * sn + x1 * cs;
+                    }
+                }
+            }
+        }
+    };
+    pool_mod.parallelFor(pool, n_tokens, 1, Ctx{ .x = x, .n_head = n_head, .head_dim = head_dim, .pos = pos, .p = p }, Ctx.run);
+}
+
+// ---- attention ----
+
+/// Largest head_dim attention and rope support (per-thread stack accumulators).
+pub const max_head_dim = 512;
+
+/// A KV cache: [n_ctx × n_head_kv × head_dim] in F32 or F16.
+pub const KvView = union(enum) {
+    f32: []const f32,
+    f16: []const f16,
+
+    fn len(kv: KvView) usize {
+        return switch (kv) {
+            inline else => |s| s.len,
+        };
+    }
+};
+
+pub const AttentionParams = struct {
+    n_tokens: usize,
+    n_head: usize,
+    n_head_kv: usize,
+    head_dim: usize,
+    /// Position of the first query row; query t sees keys 0..pos0+t (causal).
+    pos0: usize,
+    /// Rows the KV cache holds (its capacity); must be >= pos0 + n_tokens.
+    n_ctx: usize,
+    /// Score scale; null = 1/sqrt(head_dim).
+    scale: ?f32 = null,
+};
+
+/// out[t, h, :] = Σ_j softmax_j(q[t,h]·k[j,h/g] * scale) v[j,h/g], j ≤ pos0+t, g = n_head/n_head_kv.
+/// q and out: [n_tokens × n_head × head_dim]. One pass with online softmax (running max and
+/// sum, rescaling the accumulator when the max grows), so any context length is stable.
+pub fn attention(pool: ?*Pool, q: []const f32, k: KvView, v: KvView, p: AttentionParams, out: []f32) Error!void {
+    const hd = p.head_dim;
+    if (hd == 0 or hd > max_head_dim or p.n_head_kv == 0 or p.n_head % p.n_head_kv != 0) return error.BadShape;
+    if (q.len != p.n_tokens * p.n_head * hd or out.len != q.len) return error.BadShape;
+    if (p.pos0 + p.n_tokens > p.n_ctx) return error.BadShape;
+    const kv_len = p.n_ctx * p.n_head_kv * hd;
+    if (k.len() < kv_len or v.len() < kv_len) return error.BadShape;
+    const Ctx = struct {
+        q: []const f32,
+        k: KvView,
+        v: KvView,
+        p: AttentionParams,
+        s: f32,
+        out: []f32,
+        fn run(c: @This(), r: Range) void {
+            const d = c.p.head_dim;
+            const group = c.p.n_head / c.p.n_head_kv;
+            var acc_buf: [max_head_dim]f32 = undefined;
+            for (r.begin..r.end) |item| {
+                const t = item / c.p.n_head;
+                const h = item % c.p.n_head;
+                const hk = h / group;
+                const qv = c.q[item * d ..][0..d];
+                const acc = acc_buf[0..d];
+                @memset(acc, 0);
+                var m: f32 = -std.math.inf(f32);
+                var l: f32 = 0;
+                const n_kv = c.p.pos0 + t + 1;
+                for (0..n_kv) |j| {
+                    const off = (j * c.p.n_head_kv + hk) * d;
+                    const score = switch (c.k) {
+                        inline else => |ks| dotRow(qv, ks[off..][0..d]),
+                    } * c.s;
+                    if (score > m) {
+                        // Rescale what was accumulated under the old max.
+                        const corr = @exp(m - score);
+                        l *= corr;
+                        for (acc) |*a| a.* *= corr;
+                        m = score;
+                    }
+                    const e = @exp(score - m);
+                    l += e;
+                    switch (c.v) {
+                        inline else => |vs| axpy(acc, e, vs[off..][0..d]),
+                    }
+                }
+                const inv = 1.0 / l;
+                for (c.out[item * d ..][0..d], acc) |*o, a| o.* = a * inv;
+            }
+        }
+    };
+    const s = p.scale orelse 1.0 / @sqrt(@as(f32, @floatFromInt(hd)));
+    pool_mod.parallelFor(pool, p.n_tokens * p.n_head, 1, Ctx{ .q = q, .k = k, .v = v, .p = p, .s = s, .out = out }, Ctx.run);
+}
+
+inline fn dotRow(a: []const f32, b: anytype) f32 {
+    const T = @typeInfo(@TypeOf(b)).pointer.child;
+    const V = 8;
+    var acc: @Vector(V, f32) = @splat(0);
+    var i: usize = 0;
+    while (i + V <= a.len) : (i += V) {
+        const bv: @Vector(V, T) = b[i..][0..V].*;
+        const bf: @Vector(V, f32) = if (T == f32) bv else @floatCast(bv);
+        acc += @as(@Vector(V, f32), a[i..][0..V].*) * bf;
+    }
+    var s = @reduce(.Add, acc);
+    while (i < a.len) : (i += 1) s += a[i] * @as(f32, b[i]);
+    return s;
+}
+
+inline fn axpy(acc: []f32, e: f32, b: anytype) void {
+    for (acc, b) |*a, x| a.* += e * @as(f32, x);
+}
+
+// ---- tests ----
+
+const testing = std.testing;
+
+fn randomSlice(rng: std.Random, a: std.mem.Allocator, n: usize, s: f32) ![]f32 {
+    const x = try a.alloc(f32, n);
+    for (x) |*v| v.* = rng.floatNorm(f32) * s;
+    return x;
+}
+
+/// max |got - ref| / (max |ref| + tiny), in f64.
+fn maxRelErr(ref: []const f64, got: []const f32) f64 {
+    var m: f64 = 1e-30;
+    for (ref) |r| m = @max(m, @abs(r));
+    var e: f64 = 0;
+    for (ref, got) |r, g| e = @max(e, @abs(r - g));
+    return e / m;
+}
+
+fn expectErr(name: []const u8, err: f64, bound: f64) !void {
+    if (std.process.hasEnvVarConstant("QUANT_VERBOSE")) std.debug.print("{s}: {e:.2}\n", .{ name, err });
+    if (err > bound) {
+        std.debug.print("{s}: error {e:.3} > bound {e}\n", .{ name, err, bound });
+        return error.TestUnexpectedResult;
+    }
+}
+
+const TestPool = struct {
+    pool: Pool = undefined,
+    fn init(tp: *TestPool) !void {
+        try tp.pool.init(testing.allocator, .{ .n_threads = 2, .spin_iters = 256 });
+    }
+};
+
+test "matmul of every weight type against float64 dots of the dequantized weights" {
+    const a = testing.allocator;
+    var tp = TestPool{};
+    try tp.init();
+    defer tp.pool.deinit();
+    var prng = std.Random.DefaultPrng.init(11);
+    const rng = prng.random();
+    const n_in = 512;
+    const n_out = 37;
+    const n_tokens = 3;
+    const w = try randomSlice(rng, a, n_out * n_in, 1);
+    defer a.free(w);
+    const x = try randomSlice(rng, a, n_tokens * n_in, 1);
+    defer a.free(x);
+    const wd = try a.alloc(f32, n_out * n_in);
+    defer a.free(wd);
+    const out = try a.alloc(f32, n_tokens * n_out);
+    defer a.free(out);
+    const types = [_]GgmlType{ .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_k, .q5_k, .q6_k };
+    for (types) |t| {
+        const rb: usize = @intCast(t.rowBytes(n_in).?);
+        const wq = try a.alloc(u8, rb * n_out);
+        defer a.free(wq);
+        for (0..n_out) |o| {
+            try quant.quantizeRow(t, w[o * n_in ..][0..n_in], wq[o * rb ..][0..rb]);
+            try quant.dequantizeRow(t, wq[o * rb ..][0..rb], wd[o * n_in ..][0..n_in]);
+        }
+        const scratch = try a.alloc(u8, try matmulScratchBytes(t, n_in, n_tokens));
+        defer a.free(scratch);
+        const wt = QTensor{ .t = t, .data = wq, .n_rows = n_out, .n_cols = n_in };
+        for ([_]?*Pool{ null, &tp.pool }) |pool| {
+            try matmul(pool, wt, x, n_tokens, out, scratch);
+            var worst: f64 = 0;
+            for (0..n_tokens) |tk| for (0..n_out) |o| {
+                var ref: f64 = 0;
+                var nw: f64 = 0;
+                var nx: f64 = 0;
+                for (0..n_in) |i| {
+                    ref += @as(f64, wd[o * n_in + i]) * x[tk * n_in + i];
+                    nw += @as(f64, wd[o * n_in + i]) * wd[o * n_in + i];
+                    nx += @as(f64, x[tk * n_in + i]) * x[tk * n_in + i];
+                }
+                worst = @max(worst, @abs(ref - out[tk * n_out + o]) / @sqrt(nw * nx));
+            };
+            // Float weights: rounding only. Quantized: Q8 activation error (see dot.zig).
+            try expectErr(t.name(), worst, if (t.isQuantized()) 2e-3 else 1e-6);
+        }
+    }
+    // Shape errors.
+    const wt = QTensor{ .t = .q4_0, .data = &.{}, .n_rows = 1, .n_cols = 32 };
+    try testing.expectError(error.BadShape, matmul(null, wt, x[0..32], 1, out[0..1], &.{}));
+    const wt2 = QTensor{ .t = .q4_0, .data = &([_]u8{0} ** 18), .n_rows = 1, .n_cols = 30 };
+    try testing.expectError(error.BadShape, matmul(null, wt2, x[0..30], 1, out[0..1], &.{}));
+}
+
+test "getRows dequantizes embedding rows and rejects bad ids" {
+    const a = testing.allocator;
+    var prng = std.Random.DefaultPrng.init(3);
+    const n_vocab = 7;
+    const n_embd = 256;
+    const w = try randomSlice(prng.random(), a, n_vocab * n_embd, 1);
+    defer a.free(w);
+    var out: [2 * n_embd]f32 = undefined;
+    var ref: [n_embd]f32 = undefined;
+    for ([_]GgmlType{ .f32, .f16, .q4_0, .q6_k }) |t| {
+        const rb: usize = @intCast(t.rowBytes(n_embd).?);
+        const wq = try a.alloc(u8, rb * n_vocab);
+        defer a.free(wq);
+        try quant.quantizeRow(t, w, wq); // rows are whole blocks, so one call covers them all
+        const wt = QTensor{ .t = t, .data = wq, .n_rows = n_vocab, .n_cols = n_embd };
+        try getRows(wt, &.{ 5, 2 }, &out);
+        try quant.dequantizeRow(t, wq[2 * rb ..][0..rb], &ref);
+        try testing.expectEqualSlices(f32, &ref, out[n_embd..]);
+        try testing.expectError(error.BadShape, getRows(wt, &.{7}, out[0..n_embd]));
+    }
+}
+
+test "norms, element-wise ops and softmax against float64 references" {
+    const a = testing.allocator;
+    var tp = TestPool{};
+    try tp.init();
+    defer tp.pool.deinit();
+    var prng = std.Random.DefaultPrng.init(5);
+    const rng = prng.random();
+    const n_rows = 37;
+    const n_cols = 129;
+    const n = n_rows * n_cols;
+    const x = try randomSlice(rng, a, n, 2);
+    defer a.free(x);
+    const b = try randomSlice(rng, a, n, 1);
+    defer a.free(b);
+    const wt = try randomSlice(rng, a, n_cols, 1);
+    defer a.free(wt);
+    const out = try a.alloc(f32, n);
+    defer a.free(out);
+    const ref = try a.alloc(f64, n);
+    defer a.free(ref);
+    const eps: f32 = 1e-5;
+
+    for ([_]?*Pool{ null, &tp.pool }) |pool| {
+        // rmsNorm
+        try rmsNorm(pool, x, wt, n_rows, n_cols, eps, out);
+        for (0..n_rows) |r| {
+            var ss: f64 = 0;
+            for (0..n_cols) |c| ss += @as(f64, x[r * n_cols + c]) * x[r * n_cols + c];
+            const s = 1.0 / @sqrt(ss / n_cols + eps);
+            for (0..n_cols) |c| ref[r * n_cols + c] = x[r * n_cols + c] * s * wt[c];
+        }
+        try expectErr("rmsNorm", maxRelErr(ref, out), 1e-6);
+        // layerNorm
+        try layerNorm(pool, x, wt, b[0..n_cols], n_rows, n_cols, eps, out);
+        for (0..n_rows) |r| {
+            var mean: f64 = 0;
+            for (0..n_cols) |c| mean += x[r * n_cols + c];
+            mean /= n_cols;
+            var vr: f64 = 0;
+            for (0..n_cols) |c| vr += (x[r * n_cols + c] - mean) * (x[r * n_cols + c] - mean);
+            const s = 1.0 / @sqrt(vr / n_cols + eps);
+            for (0..n_cols) |c| ref[r * n_cols + c] = (x[r * n_cols + c] - mean) * s * wt[c] + b[c];
+        }
+        try expectErr("layerNorm", maxRelErr(ref, out), 1e-6);
+        // add / mul, full and row-broadcast
+        try add(pool, x, b, n_rows, n_cols, out);
+        for (ref, x, b) |*r, u, v| r.* = @as(f64, u) + v;
+        try expectErr("add", maxRelErr(ref, out), 1e-7);
+        try mul(pool, x, wt, n_rows, n_cols, out);
+        for (ref, x, 0..) |*r, u, i| r.* = @as(f64, u) * wt[i % n_cols];
+        try expectErr("mul broadcast", maxRelErr(ref, out), 1e-7);
+        try scale(pool, x, 0.37, out);
+        for (ref, x) |*r, u| r.* = @as(f64, u) * 0.37;
+        try expectErr("scale", maxRelErr(ref, out), 1e-7);
+        // activations
+        try silu(pool, x, out);
+        for (ref, x) |*r, u| r.* = u / (1 + @exp(-@as(f64, u)));
+        try expectErr("silu", maxRelErr(ref, out), 1e-6);
+        try gelu(pool, x, out);
+        for (ref, x) |*r, u_| {
+            const u: f64 = u_;
+            r.* = 0.5 * u * (1 + std.math.tanh(@sqrt(2.0 / std.math.pi) * u * (1 + 0.044715 * u * u)));
+        }
+        try expectErr("gelu", maxRelErr(ref, out), 1e-6);
+        try swiglu(pool, x, b, out);
+        for (ref, x, b) |*r, g, u| r.* = @as(f64, g) / (1 + @exp(-@as(f64, g))) * u;
+        try expectErr("swiglu", maxRelErr(ref, out), 1e-6);
+        // softmax with scale and causal mask at pos0 = 50
+        @memcpy(out, x);
+        try softmax(pool, out, n_rows, n_cols, 0.7, .{ .pos0 = 50 });
+        for (0..n_rows) |r| {
+            const nv = @min(n_cols, 50 + r + 1);
+            var mx: f64 = -std.math.inf(f64);
+            for (0..nv) |c| mx = @max(mx, 0.7 * @as(f64, x[r * n_cols + c]));
+            var sum: f64 = 0;
+            for (0..nv) |c| sum += @exp(0.7 * @as(f64, x[r * n_cols + c]) - mx);
+            for (0..n_cols) |c| ref[r * n_cols + c] = if (c < nv) @exp(0.7 * @as(f64, x[r * n_cols + c]) - mx) / sum else 0;
+        }
+        try expectErr("softmax", maxRelErr(ref, out), 1e-6);
+    }
+    try testing.expectError(error.BadShape, add(null, x, b[0..5], n_rows, n_cols, out));
+    try testing.expectError(error.BadShape, rmsNorm(null, x, wt[0..3], n_rows, n_cols, eps, out));
+}
+
+test "f16 conversions round trip" {
+    const src = [_]f32{ 0, 1, -2.5, 65504, 1e-8, 0.1 };
+    var h: [6]f16 = undefined;
+    var back: [6]f32 = undefined;
+    try f32ToF16(&src, &h);
+    try f16ToF32(&h, &back);
+    try testing.expectEqual(@as(f32, -2.5), back[2]);
+    try testing.expectEqual(@as(f32, 65504), back[3]);
+    try testing.expect(@abs(back[5] - 0.1) < 1e-4);
+}
+
+fn ropeRef(x: []f64, n_tokens: usize, n_head: usize, head_dim: usize, pos: []const i32, p: RopeParams) void {
+    for (0..n_tokens) |t| for (0..n_head) |h| {
+        const v = x[(t * n_head + h) * head_dim ..][0..head_dim];
+        for (0..p.n_rot / 2) |i| {
+            const theta = @as(f64, @floatFromInt(pos[t])) * p.freq_scale *
+                std.math.pow(f64, p.freq_base, -2.0 * @as(f64, @floatFromInt(i)) / @as(f64, @floatFromInt(p.n_rot)));
+            const ia = if (p.mode == .normal) 2 * i else i;
+            const ib = if (p.mode == .normal) 2 * i + 1 else i + p.n_rot / 2;
+            const x0 = v[ia];
+            const x1 = v[ib];
+            v[ia] = x0 * @cos(theta) - x1 * @sin(theta);
+            v[ib] = x0 * @sin(theta) + x1 * @cos(theta);
+        }
+    };
+}
+
+test "rope normal and NeoX, partial rotary, scaled positions" {
+    const a = testing.allocator;
+    var prng = std.Random.DefaultPrng.init(9);
+    const n_tokens = 5;
+    const n_head = 3;
+    const head_dim = 80;
+    const n = n_tokens * n_head * head_dim;
+    const x = try randomSlice(prng.random(), a, n, 1);
+    defer a.free(x);
+    const y = try a.alloc(f32, n);
+    defer a.free(y);
+    const ref = try a.alloc(f64, n);
+    defer a.free(ref);
+    const pos = [_]i32{ 0, 1, 17, 100, 511 };
+    const cases = [_]RopeParams{
+        .{ .n_rot = 80, .mode = .normal },
+        .{ .n_rot = 80, .mode = .neox, .freq_base = 500000 },
+        .{ .n_rot = 32, .mode = .neox, .freq_scale = 0.25 }, // Phi-style partial rotary
+        .{ .n_rot = 64, .mode = .normal, .freq_scale = 0.5 },
+    };
+    for (cases) |p| {
+        @memcpy(y, x);
+        try rope(null, y, n_tokens, n_head, head_dim, &pos, p);
+        for (ref, x) |*r, v| r.* = v;
+        ropeRef(ref, n_tokens, n_head, head_dim, &pos, p);
+        // f32 theta accumulated over n_rot/2 products at pos 511: ~1e-4 absolute angle error.
+        try expectErr("rope", maxRelErr(ref, y), 1e-4); // measured 1.7e-5 (f32 theta products)
+        // Dims past n_rot pass through untouched.
+        try testing.expectEqual(x[head_dim - 1], y[head_dim - 1]);
+    }
+    try testing.expectError(error.BadShape, rope(null, y, n_tokens, n_head, head_dim, &pos, .{ .n_rot = 81 }));
+}
+
+test "attention over F32 and F16 KV caches with GQA matches float64 softmax attention" {
+    const a = testing.allocator;
+    var tp = TestPool{};
+    try tp.init();
+    defer tp.pool.deinit();
+    var prng = std.Random.DefaultPrng.init(13);
+    const rng = prng.random();
+    const p = AttentionParams{ .n_tokens = 5, .n_head = 6, .n_head_kv = 2, .head_dim = 40, .pos0 = 32, .n_ctx = 41 };
+    const nq = p.n_tokens * p.n_head * p.head_dim;
+    const nkv = p.n_ctx * p.n_head_kv * p.head_dim;
+    const q = try randomSlice(rng, a, nq, 1);
+    defer a.free(q);
+    const k = try randomSlice(rng, a, nkv, 1);
+    defer a.free(k);
+    const v = try randomSlice(rng, a, nkv, 1);
+    defer a.free(v);
+    const k16 = try a.alloc(f16, nkv);
+    defer a.free(k16);
+    const v16 = try a.alloc(f16, nkv);
+    defer a.free(v16);
+    try f32ToF16(k, k16);
+    try f32ToF16(v, v16);
+    const out = try a.alloc(f32, nq);
+    defer a.free(out);
+    const ref = try a.alloc(f64, nq);
+    defer a.free(ref);
+    const scores = try a.alloc(f64, p.n_ctx);
+    defer a.free(scores);
+
+    for ([_]bool{ false, true }) |use_f16| {
+        // Reference from the cache contents actually used (f16-rounded for the F16 cache).
+        const hd = p.head_dim;
+        for (0..p.n_tokens) |t| for (0..p.n_head) |h| {
+            const hk = h / (p.n_head / p.n_head_kv);
+            const n_kv = p.pos0 + t + 1;
+            var mx: f64 = -std.math.inf(f64);
+            for (0..n_kv) |j| {
+                var s: f64 = 0;
+                for (0..hd) |d| {
+                    const kk: f64 = if (use_f16) k16[(j * p.n_head_kv + hk) * hd + d] else k[(j * p.n_head_kv + hk) * hd + d];
+                    s += @as(f64, q[(t * p.n_head + h) * hd + d]) * kk;
+                }
+                scores[j] = s / @sqrt(@as(f64, hd));
+                mx = @max(mx, scores[j]);
+            }
+            var sum: f64 = 0;
+            for (0..n_kv) |j| {
+                scores[j] = @exp(scores[j] - mx);
+                sum += scores[j];
+            }
+            for (0..hd) |d| {
+                var acc: f64 = 0;
+                for (0..n_kv) |j| {
+                    const vv: f64 = if (use_f16) v16[(j * p.n_head_kv + hk) * hd + d] else v[(j * p.n_head_kv + hk) * hd + d];
+                    acc += scores[j] * vv;
+                }
+                ref[(t * p.n_head + h) * hd + d] = acc / sum;
+            }
+        };
+        const kv: KvView = if (use_f16) .{ .f16 = k16 } else .{ .f32 = k };
+        const vv: KvView = if (use_f16) .{ .f16 = v16 } else .{ .f32 = v };
+        for ([_]?*Pool{ null, &tp.pool }) |pool| {
+            @memset(out, 0);
+            try attention(pool, q, kv, vv, p, out);
+            try expectErr("attention", maxRelErr(ref, out), 1e-5);
+        }
+    }
+    var bad = p;
+    bad.n_ctx = 36; // pos0 + n_tokens = 37 rows needed
+    try testing.expectError(error.BadShape, attention(null, q, .{ .f32 = k }, .{ .f32 = v }, bad, out));
+    bad = p;
+    bad.n_head = 5; // not a multiple of n_head_kv
+    try testing.expectError(error.BadShape, attention(null, q[0 .. 5 * 5 * 40], .{ .f32 = k }, .{ .f32 = v }, bad, out[0 .. 5 * 5 * 40]));
+}
