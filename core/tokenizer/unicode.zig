@@ -17,11 +17,9 @@ pub const Decoded = struct { cp: u21, len: u3 };
 /// Decodes one code point at `s[i..]`. Invalid or truncated sequences decode as U+FFFD of length 1,
 /// so callers classify bad bytes as "other" and keep the original bytes untouched.
 pub fn decodeAt(s: []const u8, i: usize) Decoded {
-    const n = seqLen(s[i]);
-    if (n == 1) {
-        if (s[i] < 0x80) return .{ .cp = s[i], .len = 1 };
-        return .{ .cp = replacement, .len = 1 };
-    }
+    if (s[i] < 0x80) return .{ .cp = s[i], .len = 1 };
+    // std's decoder asserts on lead bytes like 0xF8..0xFF, so validate the lead first.
+    const n = std.unicode.utf8ByteSequenceLength(s[i]) catch return .{ .cp = replacement, .len = 1 };
     if (i + n > s.len) return .{ .cp = replacement, .len = 1 };
     const cp = std.unicode.utf8Decode(s[i .. i + n]) catch return .{ .cp = replacement, .len = 1 };
     return .{ .cp = cp, .len = n };
@@ -119,6 +117,8 @@ test "classes" {
 }
 
 test "lenient decode" {
+    try std.testing.expectEqual(Decoded{ .cp = replacement, .len = 1 }, decodeAt("\xf8\x80\x80\x80", 0));
+    try std.testing.expectEqual(Decoded{ .cp = replacement, .len = 1 }, decodeAt("\xed\xa0\x80", 0)); // surrogate
     const bad = "a\xff\xe2\x82";
     try std.testing.expectEqual(Decoded{ .cp = 'a', .len = 1 }, decodeAt(bad, 0));
     try std.testing.expectEqual(Decoded{ .cp = replacement, .len = 1 }, decodeAt(bad, 1));
