@@ -4,9 +4,18 @@ const std = @import("std");
 pub const log = @import("log.zig");
 pub const vk = @import("vk/vk.zig");
 pub const gguf_types = @import("gguf/types.zig");
+pub const gguf = @import("gguf/reader.zig");
+pub const gguf_writer = @import("gguf/writer.zig");
+pub const gguf_inspect = @import("gguf/inspect.zig");
+pub const gguf_import_llama2c = @import("gguf/import_llama2c.zig");
 
 test {
     _ = log;
     _ = vk;
     _ = gguf_types;
+    _ = @import("gguf/reader.zig");
+    _ = @import("gguf/writer.zig");
+    _ = @import("gguf/inspect.zig");
+    _ = @import("gguf/corpus_test.zig");
+    _ = @import("gguf/import_llama2c.zig");
 }
