@@ -8,6 +8,12 @@ pub const gguf = @import("gguf/reader.zig");
 pub const gguf_writer = @import("gguf/writer.zig");
 pub const gguf_inspect = @import("gguf/inspect.zig");
 pub const gguf_import_llama2c = @import("gguf/import_llama2c.zig");
+pub const tokenizer = @import("tokenizer/tokenizer.zig");
+pub const Tokenizer = tokenizer.Tokenizer;
+pub const stream = @import("tokenizer/stream.zig");
+pub const sampler = @import("sample/sampler.zig");
+pub const Sampler = sampler.Sampler;
+pub const stop = @import("sample/stop.zig");
 
 test {
     _ = log;
@@ -18,4 +24,9 @@ test {
     _ = @import("gguf/inspect.zig");
     _ = @import("gguf/corpus_test.zig");
     _ = @import("gguf/import_llama2c.zig");
+    _ = @import("tokenizer/tokenizer.zig");
+    _ = @import("tokenizer/vectors_test.zig");
+    _ = @import("tokenizer/stream.zig");
+    _ = @import("sample/sampler.zig");
+    _ = @import("sample/stop.zig");
 }
