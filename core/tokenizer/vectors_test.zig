@@ -95,3 +95,51 @@ test "stories260K: 'Once upon a time' as llama2.c encodes it with tok512" {
 }
 
 const expected_once_upon = [_]u32{ 1, 403, 407, 261, 378 };
+
+test "real vocabs: special tokens only with parse_special, BOS per flags" {
+    const a = testing.allocator;
+    var spm_tk = try loadTokenizer(a, "vocab/ggml-vocab-llama-spm.gguf");
+    defer spm_tk.deinit();
+    const with = try spm_tk.tokenize(a, "<s>Hi</s>", .{ .parse_special = true });
+    defer a.free(with);
+    // BOS from add_bos, then <s>; the text after a special token gets the dummy prefix again.
+    try testing.expectEqual(@as(u32, 1), with[0]);
+    try testing.expectEqual(@as(u32, 1), with[1]);
+    try testing.expectEqual(@as(u32, 2), with[with.len - 1]);
+    const without = try spm_tk.tokenize(a, "<s>", .{ .add_special = false });
+    defer a.free(without);
+    try testing.expect(std.mem.indexOfScalar(u32, without, 1) == null);
+
+    var gpt = try loadTokenizer(a, "vocab/ggml-vocab-gpt-2.gguf");
+    defer gpt.deinit();
+    const eot = try gpt.tokenize(a, "a<|endoftext|>", .{ .parse_special = true });
+    defer a.free(eot);
+    try testing.expectEqualSlices(u32, &.{ 64, 50256 }, eot); // gpt2 adds no BOS by default
+    try testing.expect(gpt.isEog(50256));
+    const plain = try gpt.tokenize(a, "<|endoftext|>", .{});
+    defer a.free(plain);
+    try testing.expect(plain.len > 1);
+}
+
+test "real vocabs: random bytes never crash, byte-level BPE round-trips them" {
+    const a = testing.allocator;
+    var spm_tk = try loadTokenizer(a, "vocab/ggml-vocab-llama-spm.gguf");
+    defer spm_tk.deinit();
+    var gpt = try loadTokenizer(a, "vocab/ggml-vocab-gpt-2.gguf");
+    defer gpt.deinit();
+    var prng = std.Random.DefaultPrng.init(1234);
+    var buf: [64]u8 = undefined;
+    for (0..200) |_| {
+        const len = prng.random().uintLessThan(usize, buf.len);
+        prng.random().bytes(buf[0..len]);
+        const s = try spm_tk.tokenize(a, buf[0..len], .{ .parse_special = true });
+        a.free(s);
+        const g = try gpt.tokenize(a, buf[0..len], .{});
+        defer a.free(g);
+        // Without clean_spaces' rewriting, the pieces are exactly the input bytes.
+        var joined = std.ArrayList(u8).init(a);
+        defer joined.deinit();
+        for (g) |id| try gpt.appendPiece(&joined, id, .{});
+        try testing.expectEqualSlices(u8, buf[0..len], joined.items);
+    }
+}
