@@ -789,4 +789,3 @@ pub const number = [_]Range{
     .{ .lo = 0x1F100, .hi = 0x1F10C },
     .{ .lo = 0x1FBF0, .hi = 0x1FBF9 },
 };
-
