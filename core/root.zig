@@ -14,6 +14,12 @@ pub const gguf_synth = @import("gguf/synth.zig");
 pub const quant = @import("quant/quant.zig");
 pub const cpu_pool = @import("cpu/pool.zig");
 pub const cpu_ops = @import("cpu/ops.zig");
+pub const tokenizer = @import("tokenizer/tokenizer.zig");
+pub const Tokenizer = tokenizer.Tokenizer;
+pub const stream = @import("tokenizer/stream.zig");
+pub const sampler = @import("sample/sampler.zig");
+pub const Sampler = sampler.Sampler;
+pub const stop = @import("sample/stop.zig");
 
 pub const Runtime = runtime.Runtime;
 
@@ -32,4 +38,9 @@ test {
     _ = quant;
     _ = cpu_pool;
     _ = cpu_ops;
+    _ = @import("tokenizer/tokenizer.zig");
+    _ = @import("tokenizer/vectors_test.zig");
+    _ = @import("tokenizer/stream.zig");
+    _ = @import("sample/sampler.zig");
+    _ = @import("sample/stop.zig");
 }
