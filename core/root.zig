@@ -14,6 +14,7 @@ pub const gguf_synth = @import("gguf/synth.zig");
 pub const quant = @import("quant/quant.zig");
 pub const cpu_pool = @import("cpu/pool.zig");
 pub const cpu_ops = @import("cpu/ops.zig");
+pub const kernels = @import("kernels/kernels.zig");
 pub const tokenizer = @import("tokenizer/tokenizer.zig");
 pub const Tokenizer = tokenizer.Tokenizer;
 pub const stream = @import("tokenizer/stream.zig");
@@ -38,6 +39,7 @@ test {
     _ = quant;
     _ = cpu_pool;
     _ = cpu_ops;
+    _ = kernels;
     _ = @import("tokenizer/tokenizer.zig");
     _ = @import("tokenizer/vectors_test.zig");
     _ = @import("tokenizer/stream.zig");

@@ -1,5 +1,5 @@
 #version 450
-// Burns time on purpose (an LCG per invocation) so tests can exercise the submission timeout.
+// Burns time on purpose (xorshift steps per invocation) so tests can exercise the submission timeout.
 #include "common.glsl"
 
 layout(std430, binding = 0) writeonly buffer D { uint d[]; };
@@ -7,6 +7,7 @@ layout(push_constant) uniform Params { uint iterations; } p;
 
 void main() {
     uint x = gl_GlobalInvocationID.x;
-    for (uint i = 0; i < p.iterations; i++) x = x * 1664525u + 1013904223u;
+    // xorshift: no closed form, so no compiler can shorten the loop.
+    for (uint i = 0; i < p.iterations; i++) { x ^= x << 13; x ^= x >> 17; x ^= x << 5; }
     d[gl_GlobalInvocationID.x] = x;
 }

@@ -64,7 +64,11 @@ pub const Sequence = struct {
     pub fn deinit(self: *Sequence) void {
         const ctx = self.ctx;
         // A timed-out submission may still be running: wait before freeing what it uses.
-        if (self.in_flight) _ = ctx.d.vkWaitForFences(ctx.device, 1, &self.fence, c.VK_TRUE, std.math.maxInt(u64));
+        // (Finite waits: some drivers mishandle UINT64_MAX as a relative timeout.)
+        var tries: u32 = 0;
+        while (self.in_flight and tries < 60) : (tries += 1) {
+            if (ctx.d.vkWaitForFences(ctx.device, 1, &self.fence, c.VK_TRUE, std.time.ns_per_s) != c.VK_TIMEOUT) break;
+        }
         for (self.pools.items) |p| ctx.d.vkDestroyDescriptorPool(ctx.device, p, null);
         self.pools.deinit(ctx.alloc);
         if (self.query_pool != null) ctx.d.vkDestroyQueryPool(ctx.device, self.query_pool, null);

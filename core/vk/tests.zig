@@ -193,13 +193,13 @@ test "vk: a submission that outlives the timeout returns GpuTimeout, then refuse
     const ctx = try testContext(.{ .timeout_ns = 1 * std.time.ns_per_ms });
     defer ctx.destroy();
     const local: u32 = @min(64, ctx.report.maxWorkgroup1D());
-    // One workgroup: long enough to pass 1 ms anywhere, short enough (~0.1-1 s on lavapipe)
-    // that the wait in deinit stays cheap.
+    // One workgroup of 20M-step loops: far past 1 ms anywhere, short enough (~0.1-0.5 s on
+    // lavapipe and the H100) that the wait in deinit stays cheap.
     const n_inv = local;
     var out = try ctx.mem.createBuffer(n_inv * 4, .{});
     defer ctx.mem.destroyBuffer(&out);
     const pl = try ctx.pipelines.get(.{ .name = "spin", .n_buffers = 1, .push_bytes = 4, .spec = &.{local} });
-    const iterations: u32 = 4_000_000;
+    const iterations: u32 = 20_000_000;
     var seq = try vk.Sequence.init(ctx, 0);
     defer seq.deinit();
     try seq.begin();
