@@ -193,17 +193,20 @@ test "vk: a submission that outlives the timeout returns GpuTimeout, then refuse
     const ctx = try testContext(.{ .timeout_ns = 1 * std.time.ns_per_ms });
     defer ctx.destroy();
     const local: u32 = @min(64, ctx.report.maxWorkgroup1D());
-    // One workgroup of 20M-step loops: far past 1 ms anywhere, short enough (~0.1-0.5 s on
-    // lavapipe and the H100) that the wait in deinit stays cheap.
+    // llvmpipe caps shader loops (~65535 iterations), so length comes from many dependent
+    // dispatches of one workgroup: ~1 s on lavapipe, ~0.1 s on an H100, far past 1 ms anywhere.
     const n_inv = local;
     var out = try ctx.mem.createBuffer(n_inv * 4, .{});
     defer ctx.mem.destroyBuffer(&out);
     const pl = try ctx.pipelines.get(.{ .name = "spin", .n_buffers = 1, .push_bytes = 4, .spec = &.{local} });
-    const iterations: u32 = 20_000_000;
+    const outer: u32 = 1;
     var seq = try vk.Sequence.init(ctx, 0);
     defer seq.deinit();
     try seq.begin();
-    try seq.dispatch(pl, &.{.{ .buffer = &out }}, std.mem.asBytes(&iterations), .{ n_inv / local, 1, 1 });
+    for (0..300) |_| {
+        try seq.dispatch(pl, &.{.{ .buffer = &out }}, std.mem.asBytes(&outer), .{ 1, 1, 1 });
+        seq.barrier();
+    }
     try seq.end();
     try testing.expectError(error.GpuTimeout, seq.submit());
     try testing.expectError(error.GpuTimeout, seq.submit());
