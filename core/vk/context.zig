@@ -439,6 +439,7 @@ pub const Context = struct {
         var feats = Features{};
         feats.query(self, api);
         r.storage_16bit = feats.s16.storageBuffer16BitAccess != 0;
+        r.shader_int16 = feats.f2.features.shaderInt16 != 0;
         r.storage_8bit = feats.has_s8_ext and feats.s8.storageBuffer8BitAccess != 0;
         r.shader_float16 = feats.has_f16i8_ext and feats.f16i8.shaderFloat16 != 0;
         r.shader_int8 = feats.has_f16i8_ext and feats.f16i8.shaderInt8 != 0;
@@ -485,8 +486,9 @@ pub const Context = struct {
         // shader reaching for a feature the Pi 5 lacks.
         const base_f = feats.f2.features;
         feats.f2.features = std.mem.zeroes(c.VkPhysicalDeviceFeatures);
-        feats.f2.features.shaderInt16 = base_f.shaderInt16;
-        feats.f2.features.shaderInt64 = base_f.shaderInt64;
+        feats.f2.features.shaderInt16 = @intFromBool(r.shader_int16);
+        // Int64 only where present and outside the Pi 5 profile (V3DV lacks it).
+        feats.f2.features.shaderInt64 = if (r.profile == .v3dv) 0 else base_f.shaderInt64;
         feats.s16.storageBuffer16BitAccess = @intFromBool(r.storage_16bit);
         feats.s16.uniformAndStorageBuffer16BitAccess = 0;
         feats.s16.storagePushConstant16 = 0;

@@ -51,6 +51,8 @@ pub const Report = struct {
     // features (what the device has and we enable, after the profile)
     shader_float16: bool = false,
     shader_int8: bool = false,
+    /// 16-bit integer arithmetic (Int16 capability).
+    shader_int16: bool = false,
     storage_16bit: bool = false,
     storage_8bit: bool = false,
     integer_dot_product: bool = false,
@@ -137,6 +139,7 @@ pub const Report = struct {
                 // Mesa has only basic/vote/ballot/shuffle subgroup operations.
                 self.shader_float16 = false;
                 self.shader_int8 = false;
+                self.shader_int16 = false;
                 self.integer_dot_product = false;
                 self.cooperative_matrix_nv = false;
                 self.subgroup_ops = .{
@@ -183,7 +186,7 @@ pub const Report = struct {
 
         try jw.objectField("features");
         try jw.beginObject();
-        inline for (.{ "shader_float16", "shader_int8", "storage_16bit", "storage_8bit", "integer_dot_product", "cooperative_matrix_nv", "subgroup_size_control", "timestamps" }) |f| {
+        inline for (.{ "shader_float16", "shader_int8", "shader_int16", "storage_16bit", "storage_8bit", "integer_dot_product", "cooperative_matrix_nv", "subgroup_size_control", "timestamps" }) |f| {
             try jw.objectField(f);
             try jw.write(@field(self, f));
         }
