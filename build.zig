@@ -129,6 +129,11 @@ pub fn build(b: *std.Build) void {
     driver.root_module.addImport("gguf", gguf_mod);
     examples_step.dependOn(&b.addInstallArtifact(driver, .{}).step);
 
+    // Zig's coverage-guided fuzzer over the GGUF reader: `zig build fuzz-gguf --fuzz` (runs until
+    // stopped; without --fuzz it runs the reader's error-path tests once).
+    const fuzz_tests = b.addTest(.{ .name = "gguf-fuzz", .root_source_file = b.path("core/gguf/corpus_test.zig"), .target = target, .optimize = .ReleaseSafe });
+    b.step("fuzz-gguf", "Fuzz the GGUF reader (add --fuzz)").dependOn(&b.addRunArtifact(fuzz_tests).step);
+
     // ---- fmt ----
     const fmt = b.addFmt(.{ .paths = &.{ "build.zig", "core", "cli", "shaders/variants.zig" } });
     b.step("fmt", "Format the Zig sources").dependOn(&fmt.step);
