@@ -77,7 +77,7 @@ export function loadLibrary(): LoadedLibrary {
     return loaded;
   }
   throw new Pi5LibraryError(
-    `pi5-llm-rt: cannot load ${LIBRARY_NAME}. Tried:\n  ${tried.join('\n  ')}\n` +
+    `cannot load ${LIBRARY_NAME}. Tried:\n  ${tried.join('\n  ')}\n` +
       'Build it with `npm run build:native` (needs Zig; `npm install` provides one on x86-64 Linux), ' +
       'or set PI5_LLM_RT_LIB to the library path.',
     tried,

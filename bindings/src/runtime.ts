@@ -120,7 +120,7 @@ function finish(p: Prepared, status: number, handle: Pi5Handle<'pi5_runtime'> | 
   if (status !== pi5_status.PI5_OK || !handle) {
     destroyState(p.state);
     const reason = p.errors[p.errors.length - 1] ?? native().pi5_status_string(status as pi5_status);
-    throw new Pi5Error(status || pi5_status.PI5_ERR_INTERNAL, `cannot create runtime: ${reason}`, reason);
+    throw new Pi5Error(status || pi5_status.PI5_ERR_INTERNAL, `cannot create runtime: ${reason}`, p.errors.join("\n") || reason);
   }
   p.state.handle = handle;
   return new Runtime(p.state, TOKEN);
