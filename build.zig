@@ -123,6 +123,12 @@ pub fn build(b: *std.Build) void {
         examples_step.dependOn(&inst.step);
     }
 
+    // The GGUF reader as a standalone program: valgrind over the malformed corpus, mutation fuzzing.
+    const gguf_mod = b.createModule(.{ .root_source_file = b.path("core/gguf/reader.zig"), .target = target, .optimize = .ReleaseSafe });
+    const driver = b.addExecutable(.{ .name = "gguf_reader_driver", .root_source_file = b.path("tests/gguf/reader_driver.zig"), .target = target, .optimize = .ReleaseSafe });
+    driver.root_module.addImport("gguf", gguf_mod);
+    examples_step.dependOn(&b.addInstallArtifact(driver, .{}).step);
+
     // ---- fmt ----
     const fmt = b.addFmt(.{ .paths = &.{ "build.zig", "core", "cli", "shaders/variants.zig" } });
     b.step("fmt", "Format the Zig sources").dependOn(&fmt.step);

@@ -181,6 +181,216 @@ PI5_API const char *pi5_last_error(const pi5_runtime *rt);
  */
 PI5_API pi5_status pi5_runtime_report(pi5_runtime *rt, char *buf, size_t buf_size, size_t *out_len);
 
+
+/* ------------------------------------------------------------------------------------------ */
+/* Models and text generation. A runtime holds at most one loaded model with its KV cache;     */
+/* loading another replaces it. Token ids are int32.                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef int32_t pi5_token;
+
+/** Element type of the KV cache. */
+typedef enum pi5_kv_type {
+    /** F16. */
+    PI5_KV_DEFAULT = 0,
+    PI5_KV_F16 = 1,
+    PI5_KV_F32 = 2,
+    PI5_KV_FORCE_INT = 0x7fffffff
+} pi5_kv_type;
+
+/**
+ * Load progress, 0..1. Return 0 to continue, nonzero to abort the load (pi5_load_model_ex then
+ * returns PI5_ERR_ABORTED). Called on the loading thread.
+ */
+typedef int32_t (*pi5_progress_callback)(float progress, void *user_data);
+
+/** Options of pi5_load_model_ex. Start from pi5_model_default_options(). */
+typedef struct pi5_model_options {
+    /** sizeof(pi5_model_options) as the caller compiled it (set by the default function). */
+    uint32_t struct_size;
+    /** Context length in tokens; 0 = the model's, capped at 4096. */
+    uint32_t n_ctx;
+    pi5_kv_type kv_type;
+    /** Transformer layers placed on the GPU: -1 = all that fit the budget, 0 = none (CPU only). */
+    int32_t n_gpu_layers;
+    /** Most GPU memory the model may take, in bytes; 0 = no limit beyond the device's. */
+    uint64_t gpu_budget_bytes;
+    /** Prompt tokens evaluated per step; 0 = 64. */
+    uint32_t n_batch;
+    pi5_progress_callback progress_callback;
+    void *progress_user_data;
+} pi5_model_options;
+
+/** Default model options: context from the model (≤ 4096), F16 KV cache, all layers on the GPU. Thread-safe. */
+PI5_API pi5_model_options pi5_model_default_options(void);
+
+/**
+ * Loads a GGUF model (llama, phi2 or gpt2 architectures) into the runtime, replacing any loaded
+ * model. `path` is read during the call (the file stays memory-mapped while loaded).
+ * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT, PI5_ERR_IO, PI5_ERR_INVALID_MODEL (pi5_last_error
+ * names the problem and where), PI5_ERR_UNSUPPORTED (architecture or tensor type),
+ * PI5_ERR_OUT_OF_MEMORY, PI5_ERR_OUT_OF_DEVICE_MEMORY, PI5_ERR_ABORTED.
+ */
+PI5_API pi5_status pi5_load_model(pi5_runtime *rt, const char *path);
+
+/** pi5_load_model with options (NULL = defaults). Same return codes. */
+PI5_API pi5_status pi5_load_model_ex(pi5_runtime *rt, const char *path, const pi5_model_options *options);
+
+/**
+ * Model information as JSON into buf (buffer convention): architecture, name, n_vocab, n_embd,
+ * n_layer, n_head, n_head_kv, n_ctx (in effect), n_ctx_train, rope settings, weight types,
+ * tokenizer kind and special tokens, GPU layers in effect and bytes placed on each backend,
+ * chat template (if any). PI5_ERR_NO_MODEL without a model.
+ */
+PI5_API pi5_status pi5_model_info(pi5_runtime *rt, char *buf, size_t buf_size, size_t *out_len);
+
+/** Vocabulary size of the loaded model; 0 without a model or for NULL. */
+PI5_API int32_t pi5_n_vocab(const pi5_runtime *rt);
+/** Embedding width of the loaded model; 0 without a model or for NULL. */
+PI5_API int32_t pi5_n_embd(const pi5_runtime *rt);
+/** Context length in effect; 0 without a model or for NULL. */
+PI5_API int32_t pi5_n_ctx(const pi5_runtime *rt);
+/** Beginning-of-sequence token, or -1. */
+PI5_API pi5_token pi5_token_bos(const pi5_runtime *rt);
+/** End-of-sequence token, or -1. */
+PI5_API pi5_token pi5_token_eos(const pi5_runtime *rt);
+/** Nonzero when `token` ends generation (EOS, EOT and the like). */
+PI5_API int32_t pi5_token_is_eog(const pi5_runtime *rt, pi5_token token);
+
+/**
+ * Tokenizes UTF-8 text (text_len bytes; need not be NUL-terminated). add_special: prepend BOS
+ * (and append EOS) as the model's vocabulary asks; parse_special: text like "<s>" becomes the
+ * special token. Writes at most max_tokens ids; *out_n is always the number needed. Returns
+ * PI5_ERR_BUFFER_TOO_SMALL when max_tokens is too small, PI5_ERR_NO_MODEL, PI5_ERR_INVALID_ARGUMENT.
+ */
+PI5_API pi5_status pi5_tokenize(pi5_runtime *rt, const char *text, size_t text_len, int32_t add_special,
+                                int32_t parse_special, pi5_token *tokens, size_t max_tokens, size_t *out_n);
+
+/**
+ * The bytes of one token (buffer convention; not necessarily complete UTF-8: byte-fallback
+ * tokens carry single bytes). Control tokens render empty unless `special` is nonzero.
+ */
+PI5_API pi5_status pi5_token_to_piece(pi5_runtime *rt, pi5_token token, int32_t special, char *buf,
+                                      size_t buf_size, size_t *out_len);
+
+/** Text of a token sequence (buffer convention), as llama.cpp's llama_detokenize. */
+PI5_API pi5_status pi5_detokenize(pi5_runtime *rt, const pi5_token *tokens, size_t n_tokens, char *buf,
+                                  size_t buf_size, size_t *out_len);
+
+/**
+ * Evaluates `n_tokens` tokens at the next positions of the KV cache and, when logits is not
+ * NULL, writes the n_vocab logits of the last token. Returns PI5_ERR_CONTEXT_FULL when the
+ * tokens do not fit (nothing is evaluated), PI5_ERR_NO_MODEL, PI5_ERR_INVALID_ARGUMENT (a token
+ * out of range), device errors.
+ */
+PI5_API pi5_status pi5_eval(pi5_runtime *rt, const pi5_token *tokens, size_t n_tokens, float *logits);
+
+/**
+ * One step on an embedding: `input` holds n_embd floats used in place of a token embedding at
+ * the next position of the KV cache; writes n_vocab logits to `output`. (For hosts that compute
+ * their own embeddings; to feed token ids use pi5_eval.) Same return codes as pi5_eval.
+ */
+PI5_API pi5_status pi5_infer(pi5_runtime *rt, const float *input, float *output);
+
+/** Tokens held in the KV cache (the next position). 0 without a model. */
+PI5_API int32_t pi5_kv_pos(const pi5_runtime *rt);
+/** Empties the KV cache. */
+PI5_API pi5_status pi5_kv_clear(pi5_runtime *rt);
+/** Keeps the first n_keep positions of the KV cache and drops the rest (n_keep ≤ pi5_kv_pos). */
+PI5_API pi5_status pi5_kv_truncate(pi5_runtime *rt, int32_t n_keep);
+/**
+ * Saves the session (tokens evaluated and the KV cache rows in use) to a file that
+ * pi5_state_load can restore with the same model. Returns PI5_ERR_IO on write failure.
+ */
+PI5_API pi5_status pi5_state_save(pi5_runtime *rt, const char *path);
+/** Restores a session saved by pi5_state_save; PI5_ERR_INVALID_MODEL if it belongs to another model or is damaged. */
+PI5_API pi5_status pi5_state_load(pi5_runtime *rt, const char *path);
+
+/** Sampling settings, llama.cpp's semantics and chain order (penalties, top-k, top-p, min-p, temperature). */
+typedef struct pi5_sampling_params {
+    uint32_t struct_size;
+    /** <= 0 = greedy. */
+    float temperature;
+    /** 0 = off. */
+    int32_t top_k;
+    /** 1 = off. */
+    float top_p;
+    /** 0 = off. */
+    float min_p;
+    /** 1 = off. */
+    float repeat_penalty;
+    float frequency_penalty;
+    float presence_penalty;
+    /** Recent tokens the penalties look at. */
+    int32_t penalty_last_n;
+    /** Same seed, same settings, same prompt: same output. */
+    uint64_t seed;
+} pi5_sampling_params;
+
+/** Defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no penalties, seed 0. Thread-safe. */
+PI5_API pi5_sampling_params pi5_sampling_default_params(void);
+
+/**
+ * Receives generated text as it is produced: `piece` holds piece_len bytes of complete UTF-8
+ * (valid only during the call). Return 0 to continue, nonzero to stop (pi5_generate then
+ * returns PI5_ERR_ABORTED). Called on the generating thread.
+ */
+typedef int32_t (*pi5_token_callback)(pi5_token token, const char *piece, size_t piece_len, void *user_data);
+
+/** Why generation ended. */
+typedef enum pi5_stop_reason {
+    PI5_STOP_NONE = 0,
+    PI5_STOP_EOG = 1,
+    PI5_STOP_MAX_TOKENS = 2,
+    PI5_STOP_STRING = 3,
+    PI5_STOP_ABORTED = 4,
+    PI5_STOP_CONTEXT_FULL = 5,
+    PI5_STOP_FORCE_INT = 0x7fffffff
+} pi5_stop_reason;
+
+/** Options of pi5_generate. Start from pi5_generate_default_options(). */
+typedef struct pi5_generate_options {
+    uint32_t struct_size;
+    /** Most tokens to generate; 0 = until EOG or the context is full. */
+    int32_t max_tokens;
+    pi5_sampling_params sampling;
+    /** Stop strings (UTF-8, NUL-terminated); generation ends before the first one. May be NULL. */
+    const char *const *stop;
+    size_t n_stop;
+    /** Nonzero: clear the KV cache and tokenize the prompt with BOS first (default 1). 0: continue the session. */
+    int32_t reset;
+    pi5_token_callback on_token;
+    void *user_data;
+} pi5_generate_options;
+
+/** Counts and timings of one pi5_generate call. */
+typedef struct pi5_generate_result {
+    int32_t n_prompt_tokens;
+    int32_t n_generated;
+    double prompt_ms;
+    double generate_ms;
+    pi5_stop_reason stop_reason;
+} pi5_generate_result;
+
+/** Defaults: max_tokens 128, default sampling, reset 1, no stop strings, no callback. Thread-safe. */
+PI5_API pi5_generate_options pi5_generate_default_options(void);
+
+/**
+ * Generates text after `prompt` (UTF-8, NUL-terminated): streams pieces to options->on_token,
+ * and writes the whole generated text to `out` (buffer convention; out may be NULL with
+ * out_size 0 when only the callback is wanted — then PI5_OK is returned, not
+ * BUFFER_TOO_SMALL). `result` (may be NULL) receives counts, timings and the stop reason.
+ * Returns PI5_OK, PI5_ERR_ABORTED (callback stopped it; text so far is kept), PI5_ERR_NO_MODEL,
+ * PI5_ERR_BUFFER_TOO_SMALL, device errors.
+ */
+PI5_API pi5_status pi5_generate(pi5_runtime *rt, const char *prompt, const pi5_generate_options *options,
+                                char *out, size_t out_size, size_t *out_len, pi5_generate_result *result);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Graphs: build and run your own compute graphs on the runtime's backend.                     */
+/* (section owned by core/graph; see below)                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set-up command 2: install everything, build, and run every test: the Zig core on lavapipe
+# (default limits and the Pi 5 profile, validation layers on), the aarch64 cross-build, valgrind
+# runs, the GGUF malformed-file corpus, and the TypeScript package with its examples and the
+# fidelity checks against llama.cpp. Node's test runner prints the closing summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PI5_REQUIRE_VULKAN=1           # a missing Vulkan driver is a failure here, not a skip
+export PI5_MODELS_DIR="${PI5_MODELS_DIR:-$(cd .. && pwd)/shared/models}"
+step() { printf '\n=== %s\n' "$*"; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+step "native build"
+scripts/zig.sh build
+scripts/zig.sh build examples
+
+step "GGUF malformed corpus (core tests read it through PI5_GGUF_CORPUS)"
+python3 tests/gguf/make_corpus.py "$tmp/corpus" >/dev/null
+export PI5_GGUF_CORPUS="$tmp/corpus"
+
+step "core tests on $(./zig-out/bin/pi5_llm_rt info | grep -m1 '"name"' | cut -d'"' -f4): default limits, then PI5_LIMITS=v3dv; validation on"
+scripts/zig.sh build test --summary new
+
+step "aarch64 cross-build for the Raspberry Pi 5"
+scripts/zig.sh build -Dtarget=aarch64-linux-gnu -Dcpu=cortex_a76 --prefix "$tmp/aarch64"
+for f in "$tmp/aarch64/lib/libpi5_llm_rt.so" "$tmp/aarch64/bin/pi5_llm_rt"; do
+  file -L "$f" | tee /dev/stderr | grep -q "ARM aarch64" || { echo "not an aarch64 binary: $f"; exit 1; }
+done
+
+step "valgrind (baseline x86-64-v3 build: memcheck cannot decode AVX-512)"
+scripts/zig.sh build examples -Dcpu=x86_64_v3 --prefix "$tmp/vg"
+vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 --suppressions=tests/valgrind.supp"
+PI5_BACKEND=cpu $vg "$tmp/vg/bin/create_destroy" "$tmp/vg/lib/libpi5_llm_rt.so" 1000 | tail -1
+$vg "$tmp/vg/bin/create_destroy" "$tmp/vg/lib/libpi5_llm_rt.so" 3 | tail -1
+"$tmp/vg/bin/create_destroy" "$tmp/vg/lib/libpi5_llm_rt.so" 1000 | tail -1
+$vg "$tmp/vg/bin/gguf_reader_driver" corpus "$tmp/corpus" | tail -1
+
+step "TypeScript package, examples, fidelity against llama.cpp (node:test)"
+npm test
