@@ -94,6 +94,30 @@ export type pi5_log_level = (typeof pi5_log_level)[keyof typeof pi5_log_level];
 /** Member name of a pi5_log_level value (undefined for unknown values). */
 export const pi5_log_level_names: Readonly<Record<number, keyof typeof pi5_log_level>> = Object.freeze(Object.fromEntries(Object.entries(pi5_log_level).map(([k, v]) => [v, k]))) as Record<number, keyof typeof pi5_log_level>;
 
+/** Element type of the KV cache. */
+export const pi5_kv_type = {
+  /** F16. */
+  PI5_KV_DEFAULT: 0,
+  PI5_KV_F16: 1,
+  PI5_KV_F32: 2,
+} as const;
+export type pi5_kv_type = (typeof pi5_kv_type)[keyof typeof pi5_kv_type];
+/** Member name of a pi5_kv_type value (undefined for unknown values). */
+export const pi5_kv_type_names: Readonly<Record<number, keyof typeof pi5_kv_type>> = Object.freeze(Object.fromEntries(Object.entries(pi5_kv_type).map(([k, v]) => [v, k]))) as Record<number, keyof typeof pi5_kv_type>;
+
+/** Why generation ended. */
+export const pi5_stop_reason = {
+  PI5_STOP_NONE: 0,
+  PI5_STOP_EOG: 1,
+  PI5_STOP_MAX_TOKENS: 2,
+  PI5_STOP_STRING: 3,
+  PI5_STOP_ABORTED: 4,
+  PI5_STOP_CONTEXT_FULL: 5,
+} as const;
+export type pi5_stop_reason = (typeof pi5_stop_reason)[keyof typeof pi5_stop_reason];
+/** Member name of a pi5_stop_reason value (undefined for unknown values). */
+export const pi5_stop_reason_names: Readonly<Record<number, keyof typeof pi5_stop_reason>> = Object.freeze(Object.fromEntries(Object.entries(pi5_stop_reason).map(([k, v]) => [v, k]))) as Record<number, keyof typeof pi5_stop_reason>;
+
 // ---- structs (TypeScript view of the koffi objects)
 /** Options of pi5_create_runtime_ex. Start from pi5_runtime_default_options(). */
 export interface pi5_runtime_options {
@@ -115,12 +139,87 @@ export interface pi5_runtime_options {
   log_user_data: unknown;
 }
 
+/** Options of pi5_load_model_ex. Start from pi5_model_default_options(). */
+export interface pi5_model_options {
+  /** sizeof(pi5_model_options) as the caller compiled it (set by the default function). */
+  struct_size: number;
+  /** Context length in tokens; 0 = the model's, capped at 4096. */
+  n_ctx: number;
+  kv_type: pi5_kv_type;
+  /** Transformer layers placed on the GPU: -1 = all that fit the budget, 0 = none (CPU only). */
+  n_gpu_layers: number;
+  /** Most GPU memory the model may take, in bytes; 0 = no limit beyond the device's. */
+  gpu_budget_bytes: number | bigint;
+  /** Prompt tokens evaluated per step; 0 = 64. */
+  n_batch: number;
+  progress_callback: koffi.IKoffiRegisteredCallback | null;
+  progress_user_data: unknown;
+}
+
+/** Sampling settings, llama.cpp's semantics and chain order (penalties, top-k, top-p, min-p, temperature). */
+export interface pi5_sampling_params {
+  struct_size: number;
+  /** <= 0 = greedy. */
+  temperature: number;
+  /** 0 = off. */
+  top_k: number;
+  /** 1 = off. */
+  top_p: number;
+  /** 0 = off. */
+  min_p: number;
+  /** 1 = off. */
+  repeat_penalty: number;
+  frequency_penalty: number;
+  presence_penalty: number;
+  /** Recent tokens the penalties look at. */
+  penalty_last_n: number;
+  /** Same seed, same settings, same prompt: same output. */
+  seed: number | bigint;
+}
+
+/** Options of pi5_generate. Start from pi5_generate_default_options(). */
+export interface pi5_generate_options {
+  struct_size: number;
+  /** Most tokens to generate; 0 = until EOG or the context is full. */
+  max_tokens: number;
+  sampling: Partial<pi5_sampling_params>;
+  /** Stop strings (UTF-8, NUL-terminated); generation ends before the first one. May be NULL. */
+  stop: unknown;
+  n_stop: number | bigint;
+  /** Nonzero: clear the KV cache and tokenize the prompt with BOS first (default 1). 0: continue the session. */
+  reset: number;
+  on_token: koffi.IKoffiRegisteredCallback | null;
+  user_data: unknown;
+}
+
+/** Counts and timings of one pi5_generate call. */
+export interface pi5_generate_result {
+  n_prompt_tokens: number;
+  n_generated: number;
+  prompt_ms: number;
+  generate_ms: number;
+  stop_reason: pi5_stop_reason;
+}
+
 // ---- callbacks (signatures for koffi.register)
 /**
  * Receives log messages. `message` is valid only during the call. Called on the thread that
  * made the library call; must not call back into the same runtime.
  */
 export type pi5_log_callback = (level: number, message: string | null, user_data: unknown) => void;
+
+/**
+ * Load progress, 0..1. Return 0 to continue, nonzero to abort the load (pi5_load_model_ex then
+ * returns PI5_ERR_ABORTED). Called on the loading thread.
+ */
+export type pi5_progress_callback = (progress: number, user_data: unknown) => number;
+
+/**
+ * Receives generated text as it is produced: `piece` holds piece_len bytes of complete UTF-8
+ * (valid only during the call). Return 0 to continue, nonzero to stop (pi5_generate then
+ * returns PI5_ERR_ABORTED). Called on the generating thread.
+ */
+export type pi5_token_callback = (token: number, piece: string | null, piece_len: number, user_data: unknown) => number;
 
 // ---- koffi types (anonymous, so that loading this module twice never clashes)
 function makeTypes() {
@@ -130,6 +229,8 @@ function makeTypes() {
   T.pi5_limits_profile = "int32_t";
   T.pi5_log_level = "int32_t";
   T.pi5_runtime = koffi.opaque();
+  T.pi5_kv_type = "int32_t";
+  T.pi5_stop_reason = "int32_t";
   T.pi5_log_callback = koffi.proto("void", ["int32_t", "const char *", "void *"]);
   T.pi5_runtime_options = koffi.struct({
     struct_size: "uint32_t",
@@ -142,6 +243,47 @@ function makeTypes() {
     log_level: T.pi5_log_level,
     log_callback: koffi.pointer(T.pi5_log_callback),
     log_user_data: "void *",
+  });
+  T.pi5_progress_callback = koffi.proto("int32_t", ["float", "void *"]);
+  T.pi5_model_options = koffi.struct({
+    struct_size: "uint32_t",
+    n_ctx: "uint32_t",
+    kv_type: T.pi5_kv_type,
+    n_gpu_layers: "int32_t",
+    gpu_budget_bytes: "uint64_t",
+    n_batch: "uint32_t",
+    progress_callback: koffi.pointer(T.pi5_progress_callback),
+    progress_user_data: "void *",
+  });
+  T.pi5_sampling_params = koffi.struct({
+    struct_size: "uint32_t",
+    temperature: "float",
+    top_k: "int32_t",
+    top_p: "float",
+    min_p: "float",
+    repeat_penalty: "float",
+    frequency_penalty: "float",
+    presence_penalty: "float",
+    penalty_last_n: "int32_t",
+    seed: "uint64_t",
+  });
+  T.pi5_token_callback = koffi.proto("int32_t", ["int32_t", "const char *", "size_t", "void *"]);
+  T.pi5_generate_options = koffi.struct({
+    struct_size: "uint32_t",
+    max_tokens: "int32_t",
+    sampling: T.pi5_sampling_params,
+    stop: koffi.pointer("const char *"),
+    n_stop: "size_t",
+    reset: "int32_t",
+    on_token: koffi.pointer(T.pi5_token_callback),
+    user_data: "void *",
+  });
+  T.pi5_generate_result = koffi.struct({
+    n_prompt_tokens: "int32_t",
+    n_generated: "int32_t",
+    prompt_ms: "double",
+    generate_ms: "double",
+    stop_reason: T.pi5_stop_reason,
   });
   return T as Record<string, any>;
 }
@@ -184,6 +326,90 @@ export interface Pi5Native {
    * Returns PI5_OK, PI5_ERR_BUFFER_TOO_SMALL, PI5_ERR_INVALID_ARGUMENT, PI5_ERR_OUT_OF_MEMORY.
    */
   pi5_runtime_report: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, buf: Uint8Array | Buffer | null, buf_size: number | bigint, out_len: BigUint64Array | Buffer | null], pi5_status>;
+  /** Default model options: context from the model (≤ 4096), F16 KV cache, all layers on the GPU. Thread-safe. */
+  pi5_model_default_options: NativeFunction<[], pi5_model_options>;
+  /**
+   * Loads a GGUF model (llama, phi2 or gpt2 architectures) into the runtime, replacing any loaded
+   * model. `path` is read during the call (the file stays memory-mapped while loaded).
+   * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT, PI5_ERR_IO, PI5_ERR_INVALID_MODEL (pi5_last_error
+   * names the problem and where), PI5_ERR_UNSUPPORTED (architecture or tensor type),
+   * PI5_ERR_OUT_OF_MEMORY, PI5_ERR_OUT_OF_DEVICE_MEMORY, PI5_ERR_ABORTED.
+   */
+  pi5_load_model: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, path: string | null], pi5_status>;
+  /** pi5_load_model with options (NULL = defaults). Same return codes. */
+  pi5_load_model_ex: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, path: string | null, options: Partial<pi5_model_options> | null], pi5_status>;
+  /**
+   * Model information as JSON into buf (buffer convention): architecture, name, n_vocab, n_embd,
+   * n_layer, n_head, n_head_kv, n_ctx (in effect), n_ctx_train, rope settings, weight types,
+   * tokenizer kind and special tokens, GPU layers in effect and bytes placed on each backend,
+   * chat template (if any). PI5_ERR_NO_MODEL without a model.
+   */
+  pi5_model_info: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, buf: Uint8Array | Buffer | null, buf_size: number | bigint, out_len: BigUint64Array | Buffer | null], pi5_status>;
+  /** Vocabulary size of the loaded model; 0 without a model or for NULL. */
+  pi5_n_vocab: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null], number>;
+  /** Embedding width of the loaded model; 0 without a model or for NULL. */
+  pi5_n_embd: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null], number>;
+  /** Context length in effect; 0 without a model or for NULL. */
+  pi5_n_ctx: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null], number>;
+  /** Beginning-of-sequence token, or -1. */
+  pi5_token_bos: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null], number>;
+  /** End-of-sequence token, or -1. */
+  pi5_token_eos: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null], number>;
+  /** Nonzero when `token` ends generation (EOS, EOT and the like). */
+  pi5_token_is_eog: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, token: number], number>;
+  /**
+   * Tokenizes UTF-8 text (text_len bytes; need not be NUL-terminated). add_special: prepend BOS
+   * (and append EOS) as the model's vocabulary asks; parse_special: text like "<s>" becomes the
+   * special token. Writes at most max_tokens ids; *out_n is always the number needed. Returns
+   * PI5_ERR_BUFFER_TOO_SMALL when max_tokens is too small, PI5_ERR_NO_MODEL, PI5_ERR_INVALID_ARGUMENT.
+   */
+  pi5_tokenize: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, text: string | null, text_len: number | bigint, add_special: number, parse_special: number, tokens: Int32Array | Buffer | null, max_tokens: number | bigint, out_n: BigUint64Array | Buffer | null], pi5_status>;
+  /**
+   * The bytes of one token (buffer convention; not necessarily complete UTF-8: byte-fallback
+   * tokens carry single bytes). Control tokens render empty unless `special` is nonzero.
+   */
+  pi5_token_to_piece: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, token: number, special: number, buf: Uint8Array | Buffer | null, buf_size: number | bigint, out_len: BigUint64Array | Buffer | null], pi5_status>;
+  /** Text of a token sequence (buffer convention), as llama.cpp's llama_detokenize. */
+  pi5_detokenize: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, tokens: Int32Array | Buffer | number[] | null, n_tokens: number | bigint, buf: Uint8Array | Buffer | null, buf_size: number | bigint, out_len: BigUint64Array | Buffer | null], pi5_status>;
+  /**
+   * Evaluates `n_tokens` tokens at the next positions of the KV cache and, when logits is not
+   * NULL, writes the n_vocab logits of the last token. Returns PI5_ERR_CONTEXT_FULL when the
+   * tokens do not fit (nothing is evaluated), PI5_ERR_NO_MODEL, PI5_ERR_INVALID_ARGUMENT (a token
+   * out of range), device errors.
+   */
+  pi5_eval: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, tokens: Int32Array | Buffer | number[] | null, n_tokens: number | bigint, logits: Float32Array | Buffer | null], pi5_status>;
+  /**
+   * One step on an embedding: `input` holds n_embd floats used in place of a token embedding at
+   * the next position of the KV cache; writes n_vocab logits to `output`. (For hosts that compute
+   * their own embeddings; to feed token ids use pi5_eval.) Same return codes as pi5_eval.
+   */
+  pi5_infer: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, input: Float32Array | Buffer | number[] | null, output: Float32Array | Buffer | null], pi5_status>;
+  /** Tokens held in the KV cache (the next position). 0 without a model. */
+  pi5_kv_pos: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null], number>;
+  /** Empties the KV cache. */
+  pi5_kv_clear: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null], pi5_status>;
+  /** Keeps the first n_keep positions of the KV cache and drops the rest (n_keep ≤ pi5_kv_pos). */
+  pi5_kv_truncate: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, n_keep: number], pi5_status>;
+  /**
+   * Saves the session (tokens evaluated and the KV cache rows in use) to a file that
+   * pi5_state_load can restore with the same model. Returns PI5_ERR_IO on write failure.
+   */
+  pi5_state_save: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, path: string | null], pi5_status>;
+  /** Restores a session saved by pi5_state_save; PI5_ERR_INVALID_MODEL if it belongs to another model or is damaged. */
+  pi5_state_load: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, path: string | null], pi5_status>;
+  /** Defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no penalties, seed 0. Thread-safe. */
+  pi5_sampling_default_params: NativeFunction<[], pi5_sampling_params>;
+  /** Defaults: max_tokens 128, default sampling, reset 1, no stop strings, no callback. Thread-safe. */
+  pi5_generate_default_options: NativeFunction<[], pi5_generate_options>;
+  /**
+   * Generates text after `prompt` (UTF-8, NUL-terminated): streams pieces to options->on_token,
+   * and writes the whole generated text to `out` (buffer convention; out may be NULL with
+   * out_size 0 when only the callback is wanted — then PI5_OK is returned, not
+   * BUFFER_TOO_SMALL). `result` (may be NULL) receives counts, timings and the stop reason.
+   * Returns PI5_OK, PI5_ERR_ABORTED (callback stopped it; text so far is kept), PI5_ERR_NO_MODEL,
+   * PI5_ERR_BUFFER_TOO_SMALL, device errors.
+   */
+  pi5_generate: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, prompt: string | null, options: Partial<pi5_generate_options> | null, out: Uint8Array | Buffer | null, out_size: number | bigint, out_len: BigUint64Array | Buffer | null, result: Partial<pi5_generate_result>], pi5_status>;
 }
 
 /** Every function the header declares, in header order. */
@@ -198,6 +424,29 @@ export const PI5_FUNCTIONS = [
   "pi5_runtime_backend",
   "pi5_last_error",
   "pi5_runtime_report",
+  "pi5_model_default_options",
+  "pi5_load_model",
+  "pi5_load_model_ex",
+  "pi5_model_info",
+  "pi5_n_vocab",
+  "pi5_n_embd",
+  "pi5_n_ctx",
+  "pi5_token_bos",
+  "pi5_token_eos",
+  "pi5_token_is_eog",
+  "pi5_tokenize",
+  "pi5_token_to_piece",
+  "pi5_detokenize",
+  "pi5_eval",
+  "pi5_infer",
+  "pi5_kv_pos",
+  "pi5_kv_clear",
+  "pi5_kv_truncate",
+  "pi5_state_save",
+  "pi5_state_load",
+  "pi5_sampling_default_params",
+  "pi5_generate_default_options",
+  "pi5_generate",
 ] as const;
 
 /** The koffi types of the header, created on first use. */
@@ -234,6 +483,29 @@ export function bindPi5(lib: koffi.IKoffiLib, onMissing: (name: string) => (...a
     pi5_runtime_backend: bind("pi5_runtime_backend", T.pi5_backend, [koffi.pointer(T.pi5_runtime)]),
     pi5_last_error: bind("pi5_last_error", "const char *", [koffi.pointer(T.pi5_runtime)]),
     pi5_runtime_report: bind("pi5_runtime_report", T.pi5_status, [koffi.pointer(T.pi5_runtime), koffi.pointer("char"), "size_t", koffi.pointer("size_t")]),
+    pi5_model_default_options: bind("pi5_model_default_options", T.pi5_model_options, []),
+    pi5_load_model: bind("pi5_load_model", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *"]),
+    pi5_load_model_ex: bind("pi5_load_model_ex", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *", koffi.pointer(T.pi5_model_options)]),
+    pi5_model_info: bind("pi5_model_info", T.pi5_status, [koffi.pointer(T.pi5_runtime), koffi.pointer("char"), "size_t", koffi.pointer("size_t")]),
+    pi5_n_vocab: bind("pi5_n_vocab", "int32_t", [koffi.pointer(T.pi5_runtime)]),
+    pi5_n_embd: bind("pi5_n_embd", "int32_t", [koffi.pointer(T.pi5_runtime)]),
+    pi5_n_ctx: bind("pi5_n_ctx", "int32_t", [koffi.pointer(T.pi5_runtime)]),
+    pi5_token_bos: bind("pi5_token_bos", "int32_t", [koffi.pointer(T.pi5_runtime)]),
+    pi5_token_eos: bind("pi5_token_eos", "int32_t", [koffi.pointer(T.pi5_runtime)]),
+    pi5_token_is_eog: bind("pi5_token_is_eog", "int32_t", [koffi.pointer(T.pi5_runtime), "int32_t"]),
+    pi5_tokenize: bind("pi5_tokenize", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *", "size_t", "int32_t", "int32_t", koffi.pointer("int32_t"), "size_t", koffi.pointer("size_t")]),
+    pi5_token_to_piece: bind("pi5_token_to_piece", T.pi5_status, [koffi.pointer(T.pi5_runtime), "int32_t", "int32_t", koffi.pointer("char"), "size_t", koffi.pointer("size_t")]),
+    pi5_detokenize: bind("pi5_detokenize", T.pi5_status, [koffi.pointer(T.pi5_runtime), koffi.pointer("int32_t"), "size_t", koffi.pointer("char"), "size_t", koffi.pointer("size_t")]),
+    pi5_eval: bind("pi5_eval", T.pi5_status, [koffi.pointer(T.pi5_runtime), koffi.pointer("int32_t"), "size_t", koffi.pointer("float")]),
+    pi5_infer: bind("pi5_infer", T.pi5_status, [koffi.pointer(T.pi5_runtime), koffi.pointer("float"), koffi.pointer("float")]),
+    pi5_kv_pos: bind("pi5_kv_pos", "int32_t", [koffi.pointer(T.pi5_runtime)]),
+    pi5_kv_clear: bind("pi5_kv_clear", T.pi5_status, [koffi.pointer(T.pi5_runtime)]),
+    pi5_kv_truncate: bind("pi5_kv_truncate", T.pi5_status, [koffi.pointer(T.pi5_runtime), "int32_t"]),
+    pi5_state_save: bind("pi5_state_save", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *"]),
+    pi5_state_load: bind("pi5_state_load", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *"]),
+    pi5_sampling_default_params: bind("pi5_sampling_default_params", T.pi5_sampling_params, []),
+    pi5_generate_default_options: bind("pi5_generate_default_options", T.pi5_generate_options, []),
+    pi5_generate: bind("pi5_generate", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *", koffi.pointer(T.pi5_generate_options), koffi.pointer("char"), "size_t", koffi.pointer("size_t"), koffi.inout(koffi.pointer(T.pi5_generate_result))]),
   } as Pi5Native;
   return { native, missing };
 }

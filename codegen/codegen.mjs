@@ -135,6 +135,10 @@ function genTs(parsed, headerRel) {
         return { k: 'koffi.pointer("const char *")', ts: '(string | null)[] | null' };
       }
     }
+    if (n === 2 && role === 'field' && r.kind === 'scalar' && r.base === 'char' && r.baseConst) {
+      // an array of C strings held by a struct (e.g. stop strings): the caller builds it (koffi.alloc)
+      return { k: 'koffi.pointer("const char *")', ts: 'unknown' };
+    }
     err(`unsupported type ${JSON.stringify(t)} as ${role}`);
   }
 

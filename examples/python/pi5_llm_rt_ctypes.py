@@ -74,6 +74,24 @@ class pi5_log_level(enum.IntEnum):
     PI5_LOG_DEBUG = 3
 
 
+# Element type of the KV cache.
+class pi5_kv_type(enum.IntEnum):
+    # F16.
+    PI5_KV_DEFAULT = 0
+    PI5_KV_F16 = 1
+    PI5_KV_F32 = 2
+
+
+# Why generation ended.
+class pi5_stop_reason(enum.IntEnum):
+    PI5_STOP_NONE = 0
+    PI5_STOP_EOG = 1
+    PI5_STOP_MAX_TOKENS = 2
+    PI5_STOP_STRING = 3
+    PI5_STOP_ABORTED = 4
+    PI5_STOP_CONTEXT_FULL = 5
+
+
 # Receives log messages. `message` is valid only during the call. Called on the thread that
 # made the library call; must not call back into the same runtime.
 pi5_log_callback = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)
@@ -100,6 +118,85 @@ class pi5_runtime_options(ctypes.Structure):
         ("log_user_data", ctypes.c_void_p),
     ]
 
+# Load progress, 0..1. Return 0 to continue, nonzero to abort the load (pi5_load_model_ex then
+# returns PI5_ERR_ABORTED). Called on the loading thread.
+pi5_progress_callback = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_float, ctypes.c_void_p)
+
+
+# Options of pi5_load_model_ex. Start from pi5_model_default_options().
+class pi5_model_options(ctypes.Structure):
+    _fields_ = [
+        # sizeof(pi5_model_options) as the caller compiled it (set by the default function).
+        ("struct_size", ctypes.c_uint32),
+        # Context length in tokens; 0 = the model's, capped at 4096.
+        ("n_ctx", ctypes.c_uint32),
+        ("kv_type", ctypes.c_int32),
+        # Transformer layers placed on the GPU: -1 = all that fit the budget, 0 = none (CPU only).
+        ("n_gpu_layers", ctypes.c_int32),
+        # Most GPU memory the model may take, in bytes; 0 = no limit beyond the device's.
+        ("gpu_budget_bytes", ctypes.c_uint64),
+        # Prompt tokens evaluated per step; 0 = 64.
+        ("n_batch", ctypes.c_uint32),
+        ("progress_callback", pi5_progress_callback),
+        ("progress_user_data", ctypes.c_void_p),
+    ]
+
+
+# Sampling settings, llama.cpp's semantics and chain order (penalties, top-k, top-p, min-p, temperature).
+class pi5_sampling_params(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        # <= 0 = greedy.
+        ("temperature", ctypes.c_float),
+        # 0 = off.
+        ("top_k", ctypes.c_int32),
+        # 1 = off.
+        ("top_p", ctypes.c_float),
+        # 0 = off.
+        ("min_p", ctypes.c_float),
+        # 1 = off.
+        ("repeat_penalty", ctypes.c_float),
+        ("frequency_penalty", ctypes.c_float),
+        ("presence_penalty", ctypes.c_float),
+        # Recent tokens the penalties look at.
+        ("penalty_last_n", ctypes.c_int32),
+        # Same seed, same settings, same prompt: same output.
+        ("seed", ctypes.c_uint64),
+    ]
+
+# Receives generated text as it is produced: `piece` holds piece_len bytes of complete UTF-8
+# (valid only during the call). Return 0 to continue, nonzero to stop (pi5_generate then
+# returns PI5_ERR_ABORTED). Called on the generating thread.
+pi5_token_callback = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p)
+
+
+# Options of pi5_generate. Start from pi5_generate_default_options().
+class pi5_generate_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        # Most tokens to generate; 0 = until EOG or the context is full.
+        ("max_tokens", ctypes.c_int32),
+        ("sampling", pi5_sampling_params),
+        # Stop strings (UTF-8, NUL-terminated); generation ends before the first one. May be NULL.
+        ("stop", ctypes.POINTER(ctypes.c_char_p)),
+        ("n_stop", ctypes.c_size_t),
+        # Nonzero: clear the KV cache and tokenize the prompt with BOS first (default 1). 0: continue the session.
+        ("reset", ctypes.c_int32),
+        ("on_token", pi5_token_callback),
+        ("user_data", ctypes.c_void_p),
+    ]
+
+
+# Counts and timings of one pi5_generate call.
+class pi5_generate_result(ctypes.Structure):
+    _fields_ = [
+        ("n_prompt_tokens", ctypes.c_int32),
+        ("n_generated", ctypes.c_int32),
+        ("prompt_ms", ctypes.c_double),
+        ("generate_ms", ctypes.c_double),
+        ("stop_reason", ctypes.c_int32),
+    ]
+
 
 # name -> (restype, argtypes)
 FUNCTIONS = {
@@ -113,6 +210,29 @@ FUNCTIONS = {
     "pi5_runtime_backend": (ctypes.c_int32, [ctypes.c_void_p]),
     "pi5_last_error": (ctypes.c_char_p, [ctypes.c_void_p]),
     "pi5_runtime_report": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "pi5_model_default_options": (pi5_model_options, []),
+    "pi5_load_model": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p]),
+    "pi5_load_model_ex": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(pi5_model_options)]),
+    "pi5_model_info": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "pi5_n_vocab": (ctypes.c_int32, [ctypes.c_void_p]),
+    "pi5_n_embd": (ctypes.c_int32, [ctypes.c_void_p]),
+    "pi5_n_ctx": (ctypes.c_int32, [ctypes.c_void_p]),
+    "pi5_token_bos": (ctypes.c_int32, [ctypes.c_void_p]),
+    "pi5_token_eos": (ctypes.c_int32, [ctypes.c_void_p]),
+    "pi5_token_is_eog": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32]),
+    "pi5_tokenize": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "pi5_token_to_piece": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "pi5_detokenize": (ctypes.c_int32, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "pi5_eval": (ctypes.c_int32, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_float)]),
+    "pi5_infer": (ctypes.c_int32, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_float)]),
+    "pi5_kv_pos": (ctypes.c_int32, [ctypes.c_void_p]),
+    "pi5_kv_clear": (ctypes.c_int32, [ctypes.c_void_p]),
+    "pi5_kv_truncate": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32]),
+    "pi5_state_save": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p]),
+    "pi5_state_load": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p]),
+    "pi5_sampling_default_params": (pi5_sampling_params, []),
+    "pi5_generate_default_options": (pi5_generate_options, []),
+    "pi5_generate": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(pi5_generate_options), ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(pi5_generate_result)]),
 }
 
 

@@ -23,43 +23,43 @@ test('every header function is bound, with its doc comment', () => {
 });
 
 const FUTURE = `
-#define PI5_MAX_STOP 4
+#define PI5X_MAX_STOP 4
 /** A token id. */
-typedef int32_t pi5_token;
-typedef struct pi5_model pi5_model;
+typedef int32_t pi5x_token;
+typedef struct pi5x_model pi5x_model;
 /** Per-token callback; return false to stop. */
-typedef bool (*pi5_token_callback)(pi5_token token, const char *piece, void *user_data);
-typedef enum pi5_kv_type { PI5_KV_F16 = 0, PI5_KV_Q8_0, PI5_KV_F32 = PI5_KV_Q8_0 + 1 } pi5_kv_type;
-typedef struct pi5_model_options {
+typedef bool (*pi5x_token_callback)(pi5x_token token, const char *piece, void *user_data);
+typedef enum pi5x_kv_type { PI5X_KV_F16 = 0, PI5X_KV_Q8_0, PI5X_KV_F32 = PI5X_KV_Q8_0 + 1 } pi5x_kv_type;
+typedef struct pi5x_model_options {
     uint32_t struct_size;
     /** Context length; 0 = from the model. */
     uint32_t n_ctx;
-    pi5_kv_type kv_type;
-    float budget[PI5_MAX_STOP];
+    pi5x_kv_type kv_type;
+    float budget[PI5X_MAX_STOP];
     void (*on_progress)(float fraction, void *user_data);
     void *user_data;
-} pi5_model_options;
+} pi5x_model_options;
 /** Loads a model. */
-PI5_API pi5_status pi5_load_model_ex(pi5_runtime *rt, const char *path, const pi5_model_options *options, pi5_model **out_model);
-PI5_API pi5_status pi5_tokenize(pi5_model *model, const char *text, size_t text_len, pi5_token *tokens, size_t n_max, size_t *out_n);
-PI5_API pi5_status pi5_infer(pi5_model *model, const pi5_token *tokens, size_t n, float *logits);
-PI5_API pi5_status pi5_generate(pi5_model *m, const char *const *stop, size_t n_stop, pi5_token_callback cb, void *user_data);
+PI5_API pi5_status pi5x_load_model_ex(pi5_runtime *rt, const char *path, const pi5x_model_options *options, pi5x_model **out_model);
+PI5_API pi5_status pi5x_tokenize(pi5x_model *model, const char *text, size_t text_len, pi5x_token *tokens, size_t n_max, size_t *out_n);
+PI5_API pi5_status pi5x_infer(pi5x_model *model, const pi5x_token *tokens, size_t n, float *logits);
+PI5_API pi5_status pi5x_generate(pi5x_model *m, const char *const *stop, size_t n_stop, pi5x_token_callback cb, void *user_data);
 `;
 
 test('the parser handles the constructs the model API will bring', () => {
   const header = readFileSync(HEADER, 'utf8').replace('#ifdef __cplusplus\n}', FUTURE + '\n#ifdef __cplusplus\n}');
   const { ts, py } = generate(header);
-  assert.match(ts, /T\.pi5_token_callback = koffi\.proto\("bool", \["int32_t", "const char \*", "void \*"\]\)/);
+  assert.match(ts, /T\.pi5x_token_callback = koffi\.proto\("bool", \["int32_t", "const char \*", "void \*"\]\)/);
   assert.match(ts, /budget: koffi\.array\("float", 4\)/);
   assert.match(ts, /on_progress: koffi\.pointer\(koffi\.proto\("void", \["float", "void \*"\]\)\)/);
-  assert.match(ts, /PI5_KV_F32: 2,/);
-  assert.match(ts, /out_model: \[Pi5Handle<'pi5_model'> \| null\]/);
+  assert.match(ts, /PI5X_KV_F32: 2,/);
+  assert.match(ts, /out_model: \[Pi5Handle<'pi5x_model'> \| null\]/);
   assert.match(ts, /tokens: Int32Array \| Buffer \| null/);
   assert.match(ts, /logits: Float32Array \| Buffer \| null/);
   assert.match(ts, /stop: \(string \| null\)\[\] \| null/);
   assert.match(ts, /\/\*\* Context length; 0 = from the model\. \*\/\n  n_ctx: number;/);
-  assert.match(py, /pi5_token_callback = ctypes\.CFUNCTYPE\(ctypes\.c_bool, ctypes\.c_int32, ctypes\.c_char_p, ctypes\.c_void_p\)/);
-  assert.match(py, /"pi5_infer": \(ctypes\.c_int32, \[ctypes\.c_void_p, ctypes\.POINTER\(ctypes\.c_int32\), ctypes\.c_size_t, ctypes\.POINTER\(ctypes\.c_float\)\]\)/);
+  assert.match(py, /pi5x_token_callback = ctypes\.CFUNCTYPE\(ctypes\.c_bool, ctypes\.c_int32, ctypes\.c_char_p, ctypes\.c_void_p\)/);
+  assert.match(py, /"pi5x_infer": \(ctypes\.c_int32, \[ctypes\.c_void_p, ctypes\.POINTER\(ctypes\.c_int32\), ctypes\.c_size_t, ctypes\.POINTER\(ctypes\.c_float\)\]\)/);
 });
 
 test('the parser fails loudly on declarations it cannot map', () => {
