@@ -1,0 +1,14 @@
+// pi5-llm-rt for Node: a typed API over the generated koffi bindings of include/pi5_llm_rt.h.
+(Symbol as { dispose?: symbol }).dispose ??= Symbol.for('nodejs.dispose');
+
+export { Runtime } from './runtime.js';
+export type { RuntimeOptions, RuntimeReport, BackendName, LimitsName, LogLevelName } from './runtime.js';
+export { Pi5Error, Pi5DisposedError, Pi5LibraryError } from './errors.js';
+export type { Pi5StatusName } from './errors.js';
+export { loadLibrary, libraryCandidates, LIBRARY_NAME } from './native.js';
+export {
+  pi5_status, pi5_backend, pi5_limits_profile, pi5_log_level,
+  PI5_API_VERSION, PI5_API_VERSION_MAJOR, PI5_API_VERSION_MINOR, PI5_API_VERSION_PATCH,
+} from '../generated.js';
+/** Low-level access: the generated declarations (koffi types, Pi5Native). */
+export * as raw from '../generated.js';
