@@ -68,6 +68,18 @@ pub fn statusOf(err: anyerror) Status {
     };
 }
 
+/// Why the calling thread's last pi5_create_runtime[_ex] failed: pi5_last_error(NULL) returns
+/// it. Thread-local like errno, so no runtime is needed to read it and threads do not race.
+threadlocal var create_error: [512]u8 = [_]u8{0} ** 512;
+
+fn setCreateError(comptime fmt: []const u8, args: anytype) void {
+    const s = std.fmt.bufPrintZ(&create_error, fmt, args) catch blk: {
+        create_error[create_error.len - 1] = 0;
+        break :blk create_error[0 .. create_error.len - 1 :0];
+    };
+    _ = s;
+}
+
 fn fail(rt: ?*Runtime, err: anyerror) c_int {
     const st = statusOf(err);
     if (rt) |r| {
@@ -132,32 +144,58 @@ export fn pi5_create_runtime() callconv(.c) ?*Runtime {
     return rt;
 }
 
-/// Validates the C options and converts them; error.InvalidOption on an out-of-range value.
-fn convertOptions(o: *const RuntimeOptionsC) error{InvalidOption}!pi5.runtime.Options {
-    if (o.struct_size != @sizeOf(RuntimeOptionsC)) return error.InvalidOption;
-    const level = std.meta.intToEnum(pi5.log.Level, o.log_level) catch return error.InvalidOption;
+/// Validates the C options and converts them; error.InvalidOption (naming the field in `bad`)
+/// on an out-of-range value.
+fn convertOptions(o: *const RuntimeOptionsC, bad: *[]const u8) error{InvalidOption}!pi5.runtime.Options {
+    errdefer |e| if (e == error.InvalidOption and bad.len == 0) {
+        bad.* = "?";
+    };
+    if (o.struct_size != @sizeOf(RuntimeOptionsC)) {
+        bad.* = "struct_size";
+        return error.InvalidOption;
+    }
+    const level = std.meta.intToEnum(pi5.log.Level, o.log_level) catch {
+        bad.* = "log_level";
+        return error.InvalidOption;
+    };
+    const backend: ?pi5.runtime.Backend = switch (o.backend) {
+        0 => null,
+        1 => .cpu,
+        2 => .vulkan,
+        else => {
+            bad.* = "backend";
+            return error.InvalidOption;
+        },
+    };
+    const profile: ?pi5.vk.Profile = switch (o.limits) {
+        0 => null,
+        1 => .none,
+        2 => .v3dv,
+        else => {
+            bad.* = "limits";
+            return error.InvalidOption;
+        },
+    };
+    const validate: ?bool = switch (o.validate) {
+        -1 => null,
+        0 => false,
+        1 => true,
+        else => {
+            bad.* = "validate";
+            return error.InvalidOption;
+        },
+    };
+    if (o.n_threads < 0) {
+        bad.* = "n_threads";
+        return error.InvalidOption;
+    }
     return .{
-        .backend = switch (o.backend) {
-            0 => null,
-            1 => .cpu,
-            2 => .vulkan,
-            else => return error.InvalidOption,
-        },
+        .backend = backend,
         .device = if (o.device) |d| std.mem.span(d) else null,
-        .profile = switch (o.limits) {
-            0 => null,
-            1 => .none,
-            2 => .v3dv,
-            else => return error.InvalidOption,
-        },
-        .validate = switch (o.validate) {
-            -1 => null,
-            0 => false,
-            1 => true,
-            else => return error.InvalidOption,
-        },
+        .profile = profile,
+        .validate = validate,
         .timeout_ms = if (o.timeout_ms == 0) 5000 else o.timeout_ms,
-        .n_threads = if (o.n_threads < 0) return error.InvalidOption else @intCast(o.n_threads),
+        .n_threads = @intCast(o.n_threads),
         .log = .{ .callback = o.log_callback, .user = o.log_user_data, .level = level },
     };
 }
@@ -166,15 +204,19 @@ export fn pi5_create_runtime_ex(options: ?*const RuntimeOptionsC, out_runtime: ?
     const out = out_runtime orelse return @intFromEnum(Status.invalid_argument);
     out.* = null;
     const defaults = pi5_runtime_default_options();
-    const opts = convertOptions(options orelse &defaults) catch |e| {
+    var bad: []const u8 = "";
+    const opts = convertOptions(options orelse &defaults, &bad) catch |e| {
         const log: pi5.log.Log = if (options) |o| .{ .callback = o.log_callback, .user = o.log_user_data } else .{};
-        log.err("pi5_create_runtime_ex: invalid options (struct_size or an enum value out of range)", .{});
+        setCreateError("pi5_create_runtime_ex: invalid options: {s} is out of range", .{bad});
+        log.err("{s}", .{std.mem.sliceTo(&create_error, 0)});
         return fail(null, e);
     };
     const rt = Runtime.create(gpa, opts) catch |e| {
-        opts.log.warn("pi5_create_runtime: {s}", .{pi5.runtime.describe(e)});
+        setCreateError("pi5_create_runtime: {s}", .{pi5.runtime.describe(e)});
+        opts.log.warn("{s}", .{std.mem.sliceTo(&create_error, 0)});
         return fail(null, e);
     };
+    create_error[0] = 0;
     out.* = rt;
     return @intFromEnum(Status.ok);
 }
@@ -192,7 +234,7 @@ export fn pi5_runtime_backend(rt: ?*const Runtime) callconv(.c) c_int {
 }
 
 export fn pi5_last_error(rt: ?*Runtime) callconv(.c) [*:0]const u8 {
-    const r = rt orelse return "";
+    const r = rt orelse return @ptrCast(&create_error);
     // The buffer holds the message plus a terminating NUL written here.
     const n = @min(r.last_error_len, r.last_error.len - 1);
     r.last_error[n] = 0;
@@ -202,7 +244,8 @@ export fn pi5_last_error(rt: ?*Runtime) callconv(.c) [*:0]const u8 {
 /// Copies `s` into a caller buffer per the header's convention.
 pub fn writeOut(s: []const u8, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) Status {
     if (out_len) |l| l.* = s.len;
-    const b = buf orelse return if (buf_size == 0) .buffer_too_small else .invalid_argument;
+    // (NULL, 0, &len) asks for the size; with no buffer and nowhere to put the size, nothing is asked.
+    const b = buf orelse return if (buf_size == 0 and out_len != null) .buffer_too_small else .invalid_argument;
     if (s.len + 1 > buf_size) {
         if (buf_size > 0) b[0] = 0;
         return .buffer_too_small;
@@ -218,7 +261,9 @@ export fn pi5_runtime_report(rt: ?*Runtime, buf: ?[*]u8, buf_size: usize, out_le
     begin(r);
     const json = r.reportJson(gpa) catch |e| return fail(r, e);
     defer gpa.free(json);
-    return @intFromEnum(writeOut(json, buf, buf_size, out_len));
+    const st = writeOut(json, buf, buf_size, out_len);
+    if (st == .invalid_argument) r.setError("pi5_runtime_report: buf is NULL with a nonzero size, or both buf and out_len are NULL", .{});
+    return @intFromEnum(st);
 }
 
 test {
@@ -240,7 +285,7 @@ test "NULL and invalid arguments return a status" {
     try std.testing.expectEqual(@as(c_int, -1), pi5_create_runtime_ex(&opts, &rt));
     pi5_destroy_runtime(null);
     try std.testing.expectEqual(@as(c_int, -1), pi5_runtime_report(null, null, 0, null));
-    try std.testing.expectEqualStrings("", std.mem.span(pi5_last_error(null)));
+    try std.testing.expect(std.mem.indexOf(u8, std.mem.span(pi5_last_error(null)), "struct_size") != null);
     try std.testing.expectEqualStrings("unknown status", std.mem.span(pi5_status_string(-999)));
 }
 
