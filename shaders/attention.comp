@@ -8,6 +8,9 @@
 //   value phase: the W invocations form G = W / (head_dim/2) groups of head_dim/2 lanes, each
 //   lane owns a pair of output dims and sums a 1/G share of the tile's keys; the G partial
 //   accumulators are added at the end.
+// SPLIT (split-K, for few queries over a long context): workgroup z takes keys
+// [z*chunk, (z+1)*chunk) and writes its unnormalized partial (m, l, acc[head_dim]) to binding 4;
+// attention_combine.comp merges the n_split partials.
 // KV_F16: cache of packed halves read as uint words (unpackHalf2x16); else f32 pairs.
 // Needs head_dim even, head_dim/2 ≤ MAX_D2 and head_dim/2 ≤ DPT * W (host-checked).
 #include "common.glsl"
@@ -27,7 +30,7 @@ layout(std430, binding = 3) readonly buffer V { vec2 vc[]; };
 #define K2(i) kc[i]
 #define V2(i) vc[i]
 #endif
-layout(std430, binding = 4) writeonly buffer O { float o[]; };
+layout(std430, binding = 4) writeonly buffer O { float o[]; }; // SPLIT: the partials
 
 layout(push_constant) uniform Params {
     uint n_tokens; // query rows recorded (≥ step_n_tokens)
@@ -36,6 +39,8 @@ layout(push_constant) uniform Params {
     uint head_dim;
     uint n_ctx;
     float scale;
+    uint chunk;   // SPLIT: keys per split
+    uint n_split; // SPLIT: splits per (token, head)
 } p;
 
 #define MAX_D2 256
@@ -57,6 +62,13 @@ void main() {
     barrier();
 
     const uint n_kv = min(step_pos + t + 1, p.n_ctx);
+#ifdef SPLIT
+    const uint j_begin = gl_WorkGroupID.z * p.chunk;
+    const uint j_end = min(j_begin + p.chunk, n_kv);
+#else
+    const uint j_begin = 0;
+    const uint j_end = n_kv;
+#endif
     const uint row2 = p.n_head_kv * D2; // pairs per cache row
     const uint base2 = hk * D2;
     // Value-phase lane layout.
@@ -71,10 +83,10 @@ void main() {
     vec2 acc[DPT];
     [[unroll]] for (uint c = 0; c < DPT; ++c) acc[c] = vec2(0.0);
 
-    for (uint j0 = 0; j0 < n_kv; j0 += W) {
+    for (uint j0 = j_begin; j0 < j_end; j0 += W) {
         const uint j = j0 + tid;
         float s = -3.0e38;
-        if (j < n_kv) {
+        if (j < j_end) {
             const uint kb = j * row2 + base2;
             float d = 0.0;
             for (uint i = 0; i < D2; ++i) d += dot(q_sh[i], K2(kb + i));
@@ -82,11 +94,11 @@ void main() {
         }
         const float m_new = max(m, wg_max(s));
         const float corr = exp(m - m_new);
-        const float pj = j < n_kv ? exp(s - m_new) : 0.0;
+        const float pj = j < j_end ? exp(s - m_new) : 0.0;
         l = l * corr + pj;
         p_sh[tid] = pj;
         barrier();
-        const uint nj = min(W, n_kv - j0);
+        const uint nj = min(W, j_end - j0);
         if (in_group) {
             [[unroll]] for (uint c = 0; c < DPT; ++c) {
                 const uint i = lane + c * D2c;
@@ -100,7 +112,19 @@ void main() {
         barrier();
         m = m_new;
     }
+#ifdef SPLIT
+    const float l_sum = wg_sum(l);
+    const uint pbase = ((t * p.n_head + h) * p.n_split + gl_WorkGroupID.z) * (p.head_dim + 2);
+    if (tid == 0) {
+        o[pbase] = m;
+        o[pbase + 1] = l_sum;
+    }
+    const uint obase = pbase + 2;
+    const float inv = 1.0;
+#else
     const float inv = 1.0 / wg_sum(l);
+    const uint obase = qoff;
+#endif
     if (G > 1) {
         // G > 1 only when D2 ≤ W/2: one pair per lane; add the groups' partial sums.
         acc_sh[tid] = in_group ? acc[0] : vec2(0.0);
@@ -108,15 +132,15 @@ void main() {
         if (g == 0) {
             vec2 a = vec2(0.0);
             for (uint gg = 0; gg < G; ++gg) a += acc_sh[gg * D2c + lane];
-            o[qoff + 2 * lane] = a.x * inv;
-            o[qoff + 2 * lane + 1] = a.y * inv;
+            o[obase + 2 * lane] = a.x * inv;
+            o[obase + 2 * lane + 1] = a.y * inv;
         }
     } else {
         [[unroll]] for (uint c = 0; c < DPT; ++c) {
             const uint i = lane + c * D2c;
             if (i < D2) {
-                o[qoff + 2 * i] = acc[c].x * inv;
-                o[qoff + 2 * i + 1] = acc[c].y * inv;
+                o[obase + 2 * i] = acc[c].x * inv;
+                o[obase + 2 * i + 1] = acc[c].y * inv;
             }
         }
     }

@@ -39,6 +39,12 @@ pub const variants = [_]Variant{
     .{ .name = "attention_f16", .src = "attention.comp", .defines = &.{"KV_F16"} },
     .{ .name = "attention_f32_sg", .src = "attention.comp", .defines = &.{"USE_SUBGROUP"} },
     .{ .name = "attention_f16_sg", .src = "attention.comp", .defines = &.{ "KV_F16", "USE_SUBGROUP" } },
+    // Split-K attention for few queries over a long context: partials, then the combine pass.
+    .{ .name = "attention_split_f32", .src = "attention.comp", .defines = &.{"SPLIT"} },
+    .{ .name = "attention_split_f16", .src = "attention.comp", .defines = &.{ "KV_F16", "SPLIT" } },
+    .{ .name = "attention_split_f32_sg", .src = "attention.comp", .defines = &.{ "SPLIT", "USE_SUBGROUP" } },
+    .{ .name = "attention_split_f16_sg", .src = "attention.comp", .defines = &.{ "KV_F16", "SPLIT", "USE_SUBGROUP" } },
+    .{ .name = "attention_combine_f32", .src = "attention_combine.comp" },
     // A deliberately long-running kernel for the submission-timeout tests.
     .{ .name = "spin", .src = "spin.comp" },
 };

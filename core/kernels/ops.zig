@@ -351,11 +351,33 @@ pub const AttentionShape = struct {
     head_dim: u32,
     /// Score scale; null = 1/sqrt(head_dim).
     scale: ?f32 = null,
+    /// f32 scratch of attentionScratchBytes() bytes, enabling the split-K variant when
+    /// attentionSplits() > 1 (few queries over a long context); null = always single pass.
+    scratch: ?View = null,
 };
 
-const AttentionPush = extern struct { n_tokens: u32, n_head: u32, n_head_kv: u32, head_dim: u32, n_ctx: u32, scale: f32 };
+const AttentionPush = extern struct { n_tokens: u32, n_head: u32, n_head_kv: u32, head_dim: u32, n_ctx: u32, scale: f32, chunk: u32, n_split: u32 };
+const CombinePush = extern struct { n_tokens: u32, n_head: u32, head_dim: u32, n_split: u32 };
 comptime {
-    std.debug.assert(@sizeOf(AttentionPush) == 24);
+    std.debug.assert(@sizeOf(AttentionPush) == 32 and @sizeOf(CombinePush) == 16);
+}
+
+/// Key splits of split-K attention for n_tokens queries of n_head heads over a cache of n_ctx
+/// rows: 1 (single pass) when there are ≥ 64 (query, head) workgroups already or n_ctx < 512;
+/// else enough splits for ~128 workgroups, each split ≥ 256 keys, at most 64.
+pub fn attentionSplits(n_tokens: u64, n_head: u32, n_ctx: u64) u32 {
+    const queries = n_tokens * n_head;
+    if (queries == 0 or queries >= 64 or n_ctx < 512) return 1;
+    const by_ctx = n_ctx / 256;
+    const want = (128 + queries - 1) / queries;
+    return @intCast(std.math.clamp(@min(by_ctx, want), 1, 64));
+}
+
+/// Bytes of f32 scratch split-K attention needs (0 when attentionSplits() is 1).
+pub fn attentionScratchBytes(n_tokens: u64, s: AttentionShape, n_ctx: u64) u64 {
+    const n_split = attentionSplits(n_tokens, s.n_head, n_ctx);
+    if (n_split == 1) return 0;
+    return n_tokens * s.n_head * n_split * (@as(u64, s.head_dim) + 2) * 4;
 }
 
 /// Largest head_dim attention supports (shaders/attention.comp MAX_D2 pairs).
@@ -367,6 +389,10 @@ pub const max_head_dim = 512;
 /// may use; rows ≥ StepParams.n_tokens are skipped). k_cache, v_cache: [n_ctx × n_head_kv ×
 /// head_dim], both F16 or both F32, this step's rows already stored (kvStore + barrier).
 /// head_dim even and ≤ max_head_dim; n_head a multiple of n_head_kv.
+/// Variants: one workgroup per (head, token) walking all keys in tiles (`attention_f16/f32`),
+/// or, with s.scratch and attentionSplits() > 1, split-K: workgroups per (head, token, key
+/// chunk) write partials, a barrier, then `attention_combine_f32` merges them into out. `_sg`
+/// reductions when the report has subgroup arithmetic.
 pub fn attention(k: *Kernels, seq: *vk.Sequence, q: View, k_cache: View, v_cache: View, s: AttentionShape, out: View) Error!void {
     try expectF32(q);
     try expectF32(out);
@@ -391,8 +417,21 @@ pub fn attention(k: *Kernels, seq: *vk.Sequence, q: View, k_cache: View, v_cache
     if (s.head_dim / 2 > 4 * local) return error.Unsupported; // DPT pairs per lane
     if (s.n_head > k.ctx.report.max_compute_work_group_count[0] or n_tokens > k.ctx.report.max_compute_work_group_count[1]) return error.Unsupported;
     const sg = useSubgroup(k);
-    const name = if (is_f16) (if (sg) "attention_f16_sg" else "attention_f16") else (if (sg) "attention_f32_sg" else "attention_f32");
-    k.ctx.log.debug("ops: attention {d} tokens x {d}/{d} heads x {d}: {s}, workgroup {d}", .{ n_tokens, s.n_head, s.n_head_kv, s.head_dim, name, local });
+    var n_split: u32 = 1;
+    if (s.scratch) |scr| {
+        n_split = @min(attentionSplits(n_tokens, s.n_head, n_ctx), k.ctx.report.max_compute_work_group_count[2]);
+        if (n_split > 1) {
+            try expectF32(scr);
+            try checkRange(k, scr);
+            if (scr.nBytes() < attentionScratchBytes(n_tokens, s, n_ctx)) return error.BadShape;
+        }
+    }
+    const split = n_split > 1;
+    const name = if (split)
+        (if (is_f16) (if (sg) "attention_split_f16_sg" else "attention_split_f16") else (if (sg) "attention_split_f32_sg" else "attention_split_f32"))
+    else
+        (if (is_f16) (if (sg) "attention_f16_sg" else "attention_f16") else (if (sg) "attention_f32_sg" else "attention_f32"));
+    k.ctx.log.debug("ops: attention {d} tokens x {d}/{d} heads x {d}, n_ctx {d}: {s} ({d} splits), workgroup {d}", .{ n_tokens, s.n_head, s.n_head_kv, s.head_dim, n_ctx, name, n_split, local });
     const pl = try pipe(k, name, 5, @sizeOf(AttentionPush), local);
     const push = AttentionPush{
         .n_tokens = try u32of(n_tokens),
@@ -401,8 +440,17 @@ pub fn attention(k: *Kernels, seq: *vk.Sequence, q: View, k_cache: View, v_cache
         .head_dim = s.head_dim,
         .n_ctx = try u32of(n_ctx),
         .scale = s.scale orelse 1.0 / @sqrt(@as(f32, @floatFromInt(s.head_dim))),
+        .chunk = try u32of((n_ctx + n_split - 1) / n_split),
+        .n_split = n_split,
     };
-    try seq.dispatch(pl, &.{ k.paramsBinding(), q.binding(), k_cache.binding(), v_cache.binding(), out.binding() }, std.mem.asBytes(&push), .{ s.n_head, @intCast(n_tokens), 1 });
+    const dst = if (split) s.scratch.? else out;
+    try seq.dispatch(pl, &.{ k.paramsBinding(), q.binding(), k_cache.binding(), v_cache.binding(), dst.binding() }, std.mem.asBytes(&push), .{ s.n_head, @intCast(n_tokens), n_split });
+    if (!split) return;
+    seq.barrier();
+    const cl = localPow2(k, @intCast(@min(std.math.ceilPowerOfTwo(u32, s.head_dim) catch 256, 256)));
+    const cpl = try pipe(k, "attention_combine_f32", 3, @sizeOf(CombinePush), cl);
+    const cpush = CombinePush{ .n_tokens = push.n_tokens, .n_head = s.n_head, .head_dim = s.head_dim, .n_split = n_split };
+    try seq.dispatch(cpl, &.{ k.paramsBinding(), s.scratch.?.binding(), out.binding() }, std.mem.asBytes(&cpush), .{ s.n_head, @intCast(n_tokens), 1 });
 }
 
 test {

@@ -427,7 +427,7 @@ test "ops: kv_store writes this step's rows at StepParams.pos into F16 and F32 c
 
 const AttnCase = struct { n_tokens: u32, n_head: u32, n_head_kv: u32, head_dim: u32, pos: u32, n_ctx: u32 };
 
-fn attentionCase(e: *Env, rng: std.Random, c: AttnCase, use_f16: bool) !void {
+fn attentionCase(e: *Env, rng: std.Random, c: AttnCase, use_f16: bool, split: bool) !void {
     const a = testing.allocator;
     const nq = c.n_tokens * c.n_head * c.head_dim;
     const row = c.n_head_kv * c.head_dim;
@@ -454,21 +454,28 @@ fn attentionCase(e: *Env, rng: std.Random, c: AttnCase, use_f16: bool) !void {
     const kv = if (use_f16) try e.f16View(k16, row, c.n_ctx) else try e.f32View(kf, row, c.n_ctx);
     const vv = if (use_f16) try e.f16View(v16, row, c.n_ctx) else try e.f32View(vf, row, c.n_ctx);
     try e.params(c.pos, c.n_tokens);
+    var shape = ops.AttentionShape{ .n_head = c.n_head, .n_head_kv = c.n_head_kv, .head_dim = c.head_dim };
+    const scratch_bytes = ops.attentionScratchBytes(c.n_tokens, shape, c.n_ctx);
+    if (split) {
+        try testing.expect(scratch_bytes > 0);
+        shape.scratch = try e.f32View(null, scratch_bytes / 4, 1);
+    }
     const R = struct {
         qv: View,
         kv: View,
         vv: View,
         ov: View,
-        c: AttnCase,
+        shape: ops.AttentionShape,
         pub fn record(s: @This(), k: *kernels.Kernels, seq: *vk.Sequence) !void {
-            try ops.attention(k, seq, s.qv, s.kv, s.vv, .{ .n_head = s.c.n_head, .n_head_kv = s.c.n_head_kv, .head_dim = s.c.head_dim }, s.ov);
+            try ops.attention(k, seq, s.qv, s.kv, s.vv, s.shape, s.ov);
         }
     };
-    try run(e, &.{ov}, R{ .qv = qv, .kv = kv, .vv = vv, .ov = ov, .c = c });
+    try run(e, &.{ov}, R{ .qv = qv, .kv = kv, .vv = vv, .ov = ov, .shape = shape });
     try e.read(ov, got);
     const p = cpu.AttentionParams{ .n_tokens = c.n_tokens, .n_head = c.n_head, .n_head_kv = c.n_head_kv, .head_dim = c.head_dim, .pos0 = c.pos, .n_ctx = c.n_ctx };
     try cpu.attention(null, q, if (use_f16) .{ .f16 = k16 } else .{ .f32 = kf }, if (use_f16) .{ .f16 = v16 } else .{ .f32 = vf }, p, ref);
-    try expectErr(if (use_f16) "attention f16" else "attention f32", relErr(ref, got), 2e-5);
+    const name = if (split) (if (use_f16) "attention split f16" else "attention split f32") else (if (use_f16) "attention f16" else "attention f32");
+    try expectErr(name, relErr(ref, got), 2e-5);
 }
 
 test "ops: attention over F16 and F32 caches (GQA, prompt batches, 4096 context) matches the CPU" {
@@ -481,7 +488,14 @@ test "ops: attention over F16 and F32 caches (GQA, prompt batches, 4096 context)
         .{ .n_tokens = 3, .n_head = 6, .n_head_kv = 2, .head_dim = 40, .pos = 0, .n_ctx = 7 },
         .{ .n_tokens = 1, .n_head = 4, .n_head_kv = 4, .head_dim = 128, .pos = 300, .n_ctx = 301 },
     };
-    for (cases) |c| for ([_]bool{ true, false }) |use_f16| try attentionCase(e, prng.random(), c, use_f16);
+    for (cases) |c| for ([_]bool{ true, false }) |use_f16| try attentionCase(e, prng.random(), c, use_f16, false);
+    // Split-K: one token at 4096 context (the last split partly masked) and a short prompt
+    // batch at 1000 context whose early splits are the only non-empty ones for row 0.
+    const split_cases = [_]AttnCase{
+        .{ .n_tokens = 1, .n_head = 6, .n_head_kv = 2, .head_dim = 64, .pos = 4000, .n_ctx = 4096 },
+        .{ .n_tokens = 3, .n_head = 6, .n_head_kv = 2, .head_dim = 80, .pos = 300, .n_ctx = 1000 },
+    };
+    for (split_cases) |c| for ([_]bool{ true, false }) |use_f16| try attentionCase(e, prng.random(), c, use_f16, true);
     var seq = try vk.Sequence.init(e.ctx, 0);
     defer seq.deinit();
     try seq.begin();
