@@ -40,6 +40,8 @@ test {
     _ = cpu_pool;
     _ = cpu_ops;
     _ = kernels;
+    _ = @import("kernels/ops.zig");
+    _ = @import("kernels/ops_test.zig");
     _ = @import("tokenizer/tokenizer.zig");
     _ = @import("tokenizer/vectors_test.zig");
     _ = @import("tokenizer/stream.zig");
