@@ -18,6 +18,8 @@ if [ -n "$missing" ]; then
   fi
 fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` with the committed lock (npm 11's `npm ci` rejects this lock over other
+  # platforms' optional packages of node-llama-cpp and rollup).
+  echo "setup: npm install"
+  npm install --no-audit --no-fund --loglevel=error
 fi
