@@ -40,6 +40,7 @@ test {
     _ = cpu_pool;
     _ = cpu_ops;
     _ = kernels;
+    _ = @import("kernels/matmul_test.zig");
     _ = @import("tokenizer/tokenizer.zig");
     _ = @import("tokenizer/vectors_test.zig");
     _ = @import("tokenizer/stream.zig");
