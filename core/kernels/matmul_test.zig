@@ -364,3 +364,53 @@ test "matmul: variant choice follows the report" {
     try testing.expectEqual(@as(u32, 32), (try mm.planMulMat(&r, .f16, 64)).bm);
     try testing.expectError(error.Unsupported, mm.variantName(&r, .q2_k, 1));
 }
+
+test "matmul: grids past maxComputeWorkGroupCount fold into y" {
+    const ctx = try vkt.testContext(.{});
+    defer ctx.destroy();
+    var k = try kernels.Kernels.init(ctx);
+    defer k.deinit();
+    // Clamp the report as a small device would (V3DV allows 65535; a 128k vocabulary needs more):
+    // every kernel must then take its folded 2-D grid path.
+    ctx.report.max_compute_work_group_count[0] = 4;
+    var w = try Weights.init(.q8_0, 300, 64, 77);
+    defer w.deinit();
+    var wbuf = try w.upload(ctx, 128);
+    defer ctx.mem.destroyBuffer(&wbuf);
+    for ([_]usize{ 2, 70 }) |n_tokens| {
+        const x = try testing.allocator.alloc(f32, n_tokens * w.n_in);
+        defer testing.allocator.free(x);
+        var rng = std.Random.DefaultPrng.init(n_tokens);
+        randomRows(rng.random(), x);
+        const want = try testing.allocator.alloc(f32, n_tokens * w.n_out);
+        defer testing.allocator.free(want);
+        const got = try testing.allocator.alloc(f32, n_tokens * w.n_out);
+        defer testing.allocator.free(got);
+        refExact(&w, x, n_tokens, want);
+        try gpuMatmul(&k, &wbuf, &w, x, n_tokens, null, got);
+        try testing.expect(normErr(want, got) <= exact_bound);
+    }
+    const ids = try testing.allocator.alloc(u32, w.n_out);
+    defer testing.allocator.free(ids);
+    for (ids, 0..) |*id, i| id.* = @intCast(w.n_out - 1 - i);
+    var ib = try ctx.mem.createBuffer(ids.len * 4, .{});
+    defer ctx.mem.destroyBuffer(&ib);
+    try ctx.mem.upload(&ib, 0, std.mem.sliceAsBytes(ids));
+    var ob = try ctx.mem.createBuffer(ids.len * w.n_in * 4, .{});
+    defer ctx.mem.destroyBuffer(&ob);
+    var seq = try vk.Sequence.init(ctx, 0);
+    defer seq.deinit();
+    try seq.begin();
+    seq.fill(&ob, nan_poison);
+    seq.barrier();
+    try mm.getRows(&k, &seq, w.view(&wbuf), .{ .buf = &ib, .type = .i32, .ne = .{ ids.len, 1, 1, 1 } }, .{ .buf = &ob, .ne = .{ w.n_in, ids.len, 1, 1 } });
+    try seq.end();
+    try seq.submit();
+    const out = try testing.allocator.alloc(f32, ids.len * w.n_in);
+    defer testing.allocator.free(out);
+    try ctx.mem.download(&ob, 0, std.mem.sliceAsBytes(out));
+    for (ids, 0..) |id, i| {
+        try testing.expectEqualSlices(u32, @ptrCast(w.deq[id * w.n_in ..][0..w.n_in]), @ptrCast(out[i * w.n_in ..][0..w.n_in]));
+    }
+    try vkt.expectNoValidationMessages(ctx);
+}
