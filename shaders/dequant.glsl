@@ -6,7 +6,8 @@
 // with shifts and masks (no 8/16-bit storage or arithmetic needed: runs on V3DV).
 //
 // Interface (offsets in bytes from the start of the binding):
-//   DQ_PLAIN defined for F32/F16/BF16: float dq1(uint elem_byte_off); DQ_ESIZE bytes per element.
+//   DQ_PLAIN defined for F32/F16/BF16: float dq1(uint elem_byte_off); DQ_ESIZE bytes per element;
+//              vec4 dq4p(uint off) = 4 elements from off, a multiple of 4 * DQ_ESIZE (whole words).
 //   otherwise: vec4 dq4(uint block_byte_off, uint i) = elements 4i..4i+3 of the block,
 //              DQ_QK elements and DQ_BB bytes per block.
 // Results are `precise` so that no fused multiply-add changes a bit against the CPU decoder.
@@ -54,16 +55,29 @@ void dq_scale_min_k4(uint s, uint j, out uint sc, out uint m) {
 #define DQ_PLAIN
 #define DQ_ESIZE 4u
 float dq1(uint off) { return uintBitsToFloat(dqw[off >> 2]); }
+vec4 dq4p(uint off) {
+    const uint a = off >> 2;
+    return uintBitsToFloat(uvec4(dqw[a], dqw[a + 1u], dqw[a + 2u], dqw[a + 3u]));
+}
 
 #elif defined(DQ_F16)
 #define DQ_PLAIN
 #define DQ_ESIZE 2u
 float dq1(uint off) { return dq_f16(off); }
+vec4 dq4p(uint off) {
+    const uint a = off >> 2;
+    return vec4(unpackHalf2x16(dqw[a]), unpackHalf2x16(dqw[a + 1u]));
+}
 
 #elif defined(DQ_BF16)
 #define DQ_PLAIN
 #define DQ_ESIZE 2u
 float dq1(uint off) { return uintBitsToFloat(dq_u16(off) << 16); }
+vec4 dq4p(uint off) {
+    const uint a = off >> 2;
+    const uint w0 = dqw[a], w1 = dqw[a + 1u];
+    return uintBitsToFloat(uvec4(w0 << 16, w0 & 0xFFFF0000u, w1 << 16, w1 & 0xFFFF0000u));
+}
 
 #elif defined(DQ_Q4_0)
 // { f16 d; u8 qs[16] }: element j = (qs[j] & 15) - 8, element j+16 = (qs[j] >> 4) - 8; times d.

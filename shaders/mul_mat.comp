@@ -58,8 +58,12 @@ void main() {
             if (row < p.n_rows) {
 #ifdef DQ_PLAIN
                 const uint rb = row * p.row_bytes;
-                [[unroll]] for (uint j = 0u; j < 4u; j++) {
-                    if (k + j < p.n_in) v[j] = dq1(rb + (k + j) * DQ_ESIZE);
+                if ((p.n_in & 3u) == 0u) {
+                    if (k < p.n_in) v = dq4p(rb + k * DQ_ESIZE);
+                } else {
+                    [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                        if (k + j < p.n_in) v[j] = dq1(rb + (k + j) * DQ_ESIZE);
+                    }
                 }
 #else
                 const uint blk = k / DQ_QK;

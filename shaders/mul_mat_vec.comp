@@ -32,6 +32,17 @@ layout(constant_id = 0) const uint WG = 64;
 #define MAX_T 8u
 
 shared float red[MAX_T * WG];
+float acc[MAX_T]; // per-token partial sums of this invocation
+
+// acc[t] += dot(w, x[t][k..k+3]) for every token.
+void accum4(const vec4 w, const uint k) {
+    [[unroll]] for (uint t = 0u; t < MAX_T; t++) {
+        if (t < p.n_tokens) {
+            const uint xi = t * p.x_stride + k;
+            acc[t] += dot(w, vec4(x[xi], x[xi + 1u], x[xi + 2u], x[xi + 3u]));
+        }
+    }
+}
 
 void main() {
     const uint row = gl_WorkGroupID.y * p.grid_x + gl_WorkGroupID.x;
@@ -39,29 +50,27 @@ void main() {
     const uint tid = gl_LocalInvocationID.x;
     const uint rb = row * p.row_bytes;
 
-    float acc[MAX_T];
     [[unroll]] for (uint t = 0u; t < MAX_T; t++) acc[t] = 0.0;
 
 #ifdef DQ_PLAIN
-    for (uint k = tid; k < p.n_in; k += WG) {
-        const float w = dq1(rb + k * DQ_ESIZE);
-        [[unroll]] for (uint t = 0u; t < MAX_T; t++) {
-            if (t < p.n_tokens) acc[t] = fma(w, x[t * p.x_stride + k], acc[t]);
+    if ((p.n_in & 3u) != 0u) {
+        // Odd lengths: element by element (rows need not start on a word).
+        for (uint k = tid; k < p.n_in; k += WG) {
+            const float w = dq1(rb + k * DQ_ESIZE);
+            [[unroll]] for (uint t = 0u; t < MAX_T; t++) {
+                if (t < p.n_tokens) acc[t] = fma(w, x[t * p.x_stride + k], acc[t]);
+            }
         }
+    } else {
+        // Rows of a multiple of 4 elements start on whole words: 4 elements per load group.
+        for (uint q = tid; q < p.n_in / 4u; q += WG) accum4(dq4p(rb + 4u * q * DQ_ESIZE), 4u * q);
     }
 #else
     const uint nq = p.n_in / 4u;
     const uint qpb = DQ_QK / 4u;
     for (uint q = tid; q < nq; q += WG) {
         const uint blk = q / qpb;
-        const vec4 w = dq4(rb + blk * DQ_BB, q - blk * qpb);
-        const uint k = 4u * q;
-        [[unroll]] for (uint t = 0u; t < MAX_T; t++) {
-            if (t < p.n_tokens) {
-                const uint xi = t * p.x_stride + k;
-                acc[t] += dot(w, vec4(x[xi], x[xi + 1u], x[xi + 2u], x[xi + 3u]));
-            }
-        }
+        accum4(dq4(rb + blk * DQ_BB, q - blk * qpb), 4u * q);
     }
 #endif
 

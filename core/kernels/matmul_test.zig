@@ -139,7 +139,7 @@ fn refCpu(w: *const Weights, x: []const f32, n_tokens: usize, out: []f32) !void 
 
 fn nIn(t: GgmlType, small: bool) usize {
     return switch (t) {
-        .f32, .f16, .bf16 => if (small) 67 else 133, // odd: no alignment to 4 or to any tile
+        .f32, .f16, .bf16 => if (small) 67 else 132, // odd (element path), 4·33 (quad path, no tile multiple)
         .q4_k, .q5_k, .q6_k => if (small) 256 else 512,
         else => if (small) 64 else 192,
     };
