@@ -9,7 +9,10 @@
 //   DQ_PLAIN defined for F32/F16/BF16: float dq1(uint elem_byte_off); DQ_ESIZE bytes per element;
 //              vec4 dq4p(uint off) = 4 elements from off, a multiple of 4 * DQ_ESIZE (whole words).
 //   otherwise: vec4 dq4(uint block_byte_off, uint i) = elements 4i..4i+3 of the block,
-//              DQ_QK elements and DQ_BB bytes per block.
+//              DQ_QK elements and DQ_BB bytes per block;
+//              void dq8(uint block_byte_off, uint g, out vec4 lo, out vec4 hi) = quads DQ8_LO(g)
+//              and DQ8_HI(g) (g < DQ_QK / 8) of the block, decoded from shared loads (the two
+//              nibbles of one qs word): what the mat-vec streams, half the loads of two dq4.
 // Results are `precise` so that no fused multiply-add changes a bit against the CPU decoder.
 #ifndef PI5_DEQUANT_GLSL
 #define PI5_DEQUANT_GLSL
@@ -90,6 +93,17 @@ vec4 dq4(uint b, uint i) {
     return r;
 }
 
+#define DQ8_LO(g) (g)
+#define DQ8_HI(g) ((g) + 4u)
+void dq8(uint b, uint g, out vec4 lo, out vec4 hi) {
+    const float d = dq_f16(b);
+    const uint w = dq_u32_2(b + 2u + 4u * g);
+    precise vec4 r0 = (dq_bytes(w & 0x0F0F0F0Fu) - 8.0) * d;
+    precise vec4 r1 = (dq_bytes((w >> 4) & 0x0F0F0F0Fu) - 8.0) * d;
+    lo = r0;
+    hi = r1;
+}
+
 #elif defined(DQ_Q4_1)
 // { f16 d, m; u8 qs[16] }: nibble * d + m.
 #define DQ_QK 32u
@@ -100,6 +114,18 @@ vec4 dq4(uint b, uint i) {
     const uint q = (dq_u32_2(b + 4u + 4u * (i & 3u)) >> ((i >> 2) << 2)) & 0x0F0F0F0Fu;
     precise vec4 r = dq_bytes(q) * d + m;
     return r;
+}
+
+#define DQ8_LO(g) (g)
+#define DQ8_HI(g) ((g) + 4u)
+void dq8(uint b, uint g, out vec4 lo, out vec4 hi) {
+    const float d = dq_f16(b);
+    const float m = dq_f16(b + 2u);
+    const uint w = dq_u32_2(b + 4u + 4u * g);
+    precise vec4 r0 = dq_bytes(w & 0x0F0F0F0Fu) * d + m;
+    precise vec4 r1 = dq_bytes((w >> 4) & 0x0F0F0F0Fu) * d + m;
+    lo = r0;
+    hi = r1;
 }
 
 #elif defined(DQ_Q5_0)
@@ -113,6 +139,20 @@ vec4 dq4(uint b, uint i) {
     q |= dq_spread4((qh >> (4u * i)) & 0xFu);
     precise vec4 r = (dq_bytes(q) - 16.0) * d;
     return r;
+}
+
+#define DQ8_LO(g) (g)
+#define DQ8_HI(g) ((g) + 4u)
+void dq8(uint b, uint g, out vec4 lo, out vec4 hi) {
+    const float d = dq_f16(b);
+    const uint qh = dq_u32_2(b + 2u);
+    const uint w = dq_u32_2(b + 6u + 4u * g);
+    const uint q0 = (w & 0x0F0F0F0Fu) | dq_spread4((qh >> (4u * g)) & 0xFu);
+    const uint q1 = ((w >> 4) & 0x0F0F0F0Fu) | dq_spread4((qh >> (4u * g + 16u)) & 0xFu);
+    precise vec4 r0 = (dq_bytes(q0) - 16.0) * d;
+    precise vec4 r1 = (dq_bytes(q1) - 16.0) * d;
+    lo = r0;
+    hi = r1;
 }
 
 #elif defined(DQ_Q5_1)
@@ -129,6 +169,21 @@ vec4 dq4(uint b, uint i) {
     return r;
 }
 
+#define DQ8_LO(g) (g)
+#define DQ8_HI(g) ((g) + 4u)
+void dq8(uint b, uint g, out vec4 lo, out vec4 hi) {
+    const float d = dq_f16(b);
+    const float m = dq_f16(b + 2u);
+    const uint qh = dq_u32_2(b + 4u);
+    const uint w = dq_u32_2(b + 8u + 4u * g);
+    const uint q0 = (w & 0x0F0F0F0Fu) | dq_spread4((qh >> (4u * g)) & 0xFu);
+    const uint q1 = ((w >> 4) & 0x0F0F0F0Fu) | dq_spread4((qh >> (4u * g + 16u)) & 0xFu);
+    precise vec4 r0 = dq_bytes(q0) * d + m;
+    precise vec4 r1 = dq_bytes(q1) * d + m;
+    lo = r0;
+    hi = r1;
+}
+
 #elif defined(DQ_Q8_0)
 // { f16 d; i8 qs[32] }: qs * d.
 #define DQ_QK 32u
@@ -137,6 +192,16 @@ vec4 dq4(uint b, uint i) {
     const float d = dq_f16(b);
     precise vec4 r = dq_sbytes(dq_u32_2(b + 2u + 4u * i)) * d;
     return r;
+}
+
+#define DQ8_LO(g) (2u * (g))
+#define DQ8_HI(g) (2u * (g) + 1u)
+void dq8(uint b, uint g, out vec4 lo, out vec4 hi) {
+    const float d = dq_f16(b);
+    precise vec4 r0 = dq_sbytes(dq_u32_2(b + 2u + 8u * g)) * d;
+    precise vec4 r1 = dq_sbytes(dq_u32_2(b + 6u + 8u * g)) * d;
+    lo = r0;
+    hi = r1;
 }
 
 #elif defined(DQ_Q4_K)
@@ -153,6 +218,23 @@ vec4 dq4(uint b, uint i) {
     const uint q = (dq_u32_2(b + 16u + 32u * c + l0) >> (hi << 2)) & 0x0F0F0F0Fu;
     precise vec4 r = d1 * dq_bytes(q) - m1;
     return r;
+}
+
+#define DQ8_LO(g) (((g) >> 3) * 16u + ((g) & 7u))
+#define DQ8_HI(g) (((g) >> 3) * 16u + 8u + ((g) & 7u))
+void dq8(uint b, uint g, out vec4 lo, out vec4 hi) {
+    const uint c = g >> 3, l0 = (g & 7u) << 2;
+    uint sc0, mn0, sc1, mn1;
+    dq_scale_min_k4(b + 4u, 2u * c, sc0, mn0);
+    dq_scale_min_k4(b + 4u, 2u * c + 1u, sc1, mn1);
+    const float d = dq_f16(b), dmin = dq_f16(b + 2u);
+    const float d0 = d * float(sc0), m0 = dmin * float(mn0);
+    const float d1 = d * float(sc1), m1 = dmin * float(mn1);
+    const uint w = dq_u32_2(b + 16u + 32u * c + l0);
+    precise vec4 r0 = d0 * dq_bytes(w & 0x0F0F0F0Fu) - m0;
+    precise vec4 r1 = d1 * dq_bytes((w >> 4) & 0x0F0F0F0Fu) - m1;
+    lo = r0;
+    hi = r1;
 }
 
 #elif defined(DQ_Q5_K)
@@ -172,6 +254,26 @@ vec4 dq4(uint b, uint i) {
     return r;
 }
 
+#define DQ8_LO(g) (((g) >> 3) * 16u + ((g) & 7u))
+#define DQ8_HI(g) (((g) >> 3) * 16u + 8u + ((g) & 7u))
+void dq8(uint b, uint g, out vec4 lo, out vec4 hi) {
+    const uint c = g >> 3, l0 = (g & 7u) << 2;
+    uint sc0, mn0, sc1, mn1;
+    dq_scale_min_k4(b + 4u, 2u * c, sc0, mn0);
+    dq_scale_min_k4(b + 4u, 2u * c + 1u, sc1, mn1);
+    const float d = dq_f16(b), dmin = dq_f16(b + 2u);
+    const float d0 = d * float(sc0), m0 = dmin * float(mn0);
+    const float d1 = d * float(sc1), m1 = dmin * float(mn1);
+    const uint w = dq_u32_2(b + 48u + 32u * c + l0);
+    const uint qh = dq_u32_2(b + 16u + l0) >> (2u * c);
+    const uint q0 = (w & 0x0F0F0F0Fu) | ((qh & 0x01010101u) << 4);
+    const uint q1 = ((w >> 4) & 0x0F0F0F0Fu) | (((qh >> 1) & 0x01010101u) << 4);
+    precise vec4 r0 = d0 * dq_bytes(q0) - m0;
+    precise vec4 r1 = d1 * dq_bytes(q1) - m1;
+    lo = r0;
+    hi = r1;
+}
+
 #elif defined(DQ_Q6_K)
 // { u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d }: two halves of 128; in half h, quarter k
 // (0..3) element l (0..31): ql[64h + l + 32(k&1)] nibble k>>1, qh[32h + l] bits 2k..2k+1,
@@ -186,6 +288,24 @@ vec4 dq4(uint b, uint i) {
     const float ds = dq_f16(b + 208u) * float(sc);
     precise vec4 r = ds * (dq_bytes(q) - 32.0);
     return r;
+}
+
+#define DQ8_LO(g) (((g) >> 4) * 32u + (((g) >> 3) & 1u) * 8u + ((g) & 7u))
+#define DQ8_HI(g) (((g) >> 4) * 32u + ((((g) >> 3) & 1u) + 2u) * 8u + ((g) & 7u))
+void dq8(uint b, uint g, out vec4 lo, out vec4 hi) {
+    const uint h = g >> 4, k = (g >> 3) & 1u, l0 = (g & 7u) << 2;
+    const uint w = dq_u32_2(b + 64u * h + l0 + 32u * k);
+    const uint qh = dq_u32_2(b + 128u + 32u * h + l0) >> (2u * k);
+    const uint q0 = (w & 0x0F0F0F0Fu) | ((qh & 0x03030303u) << 4);
+    const uint q1 = ((w >> 4) & 0x0F0F0F0Fu) | (((qh >> 4) & 0x03030303u) << 4);
+    const uint sb = b + 192u + 8u * h + (l0 >> 4) + 2u * k;
+    const float d = dq_f16(b + 208u);
+    const float ds0 = d * float(bitfieldExtract(int(dq_u8(sb)), 0, 8));
+    const float ds1 = d * float(bitfieldExtract(int(dq_u8(sb + 4u)), 0, 8));
+    precise vec4 r0 = ds0 * (dq_bytes(q0) - 32.0);
+    precise vec4 r1 = ds1 * (dq_bytes(q1) - 32.0);
+    lo = r0;
+    hi = r1;
 }
 
 #else

@@ -66,11 +66,18 @@ void main() {
         for (uint q = tid; q < p.n_in / 4u; q += WG) accum4(dq4p(rb + 4u * q * DQ_ESIZE), 4u * q);
     }
 #else
-    const uint nq = p.n_in / 4u;
-    const uint qpb = DQ_QK / 4u;
-    for (uint q = tid; q < nq; q += WG) {
-        const uint blk = q / qpb;
-        accum4(dq4(rb + blk * DQ_BB, q - blk * qpb), 4u * q);
+    // Groups of 8 elements (two quads from one qs word): consecutive invocations read
+    // consecutive words of the row.
+    const uint ng = p.n_in / 8u;
+    const uint gpb = DQ_QK / 8u;
+    for (uint g = tid; g < ng; g += WG) {
+        const uint blk = g / gpb;
+        const uint gi = g - blk * gpb;
+        vec4 lo, hi;
+        dq8(rb + blk * DQ_BB, gi, lo, hi);
+        const uint kb = blk * DQ_QK;
+        accum4(lo, kb + 4u * DQ8_LO(gi));
+        accum4(hi, kb + 4u * DQ8_HI(gi));
     }
 #endif
 
