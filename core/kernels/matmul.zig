@@ -5,7 +5,9 @@
 //! Variant choice (planMulMat / planGetRows; logged at debug level when recorded):
 //!  - n_tokens ≤ max_vec_tokens: `mul_mat_vec_<type>_sg` (subgroupAdd reduction) when the report
 //!    has subgroup arithmetic in compute, else `mul_mat_vec_<type>` (shared-memory tree
-//!    reduction: the V3DV baseline). One workgroup per weight row, power-of-two size ≤ 128.
+//!    reduction: the V3DV baseline). One workgroup per weight row, power-of-two size ≤ 128;
+//!    quantized rows stream as 8-element groups (dq8: both nibbles of one word), plain rows as
+//!    4-element word loads when ne0 % 4 == 0, else element by element.
 //!  - n_tokens > max_vec_tokens: `mul_mat_<type>`, 64×64 tiles (256 invocations, 8 KiB shared)
 //!    where the device allows 256 invocations, else 32×32 tiles (64 invocations, 4 KiB).
 //!
