@@ -42,6 +42,7 @@ test {
     _ = kernels;
     _ = @import("kernels/ops.zig");
     _ = @import("kernels/ops_test.zig");
+    _ = @import("kernels/matmul_test.zig");
     _ = @import("tokenizer/tokenizer.zig");
     _ = @import("tokenizer/vectors_test.zig");
     _ = @import("tokenizer/stream.zig");
