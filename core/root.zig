@@ -15,6 +15,7 @@ pub const quant = @import("quant/quant.zig");
 pub const cpu_pool = @import("cpu/pool.zig");
 pub const cpu_ops = @import("cpu/ops.zig");
 pub const kernels = @import("kernels/kernels.zig");
+pub const graph = @import("graph/graph.zig");
 pub const tokenizer = @import("tokenizer/tokenizer.zig");
 pub const Tokenizer = tokenizer.Tokenizer;
 pub const stream = @import("tokenizer/stream.zig");
@@ -40,6 +41,7 @@ test {
     _ = cpu_pool;
     _ = cpu_ops;
     _ = kernels;
+    _ = graph;
     _ = @import("tokenizer/tokenizer.zig");
     _ = @import("tokenizer/vectors_test.zig");
     _ = @import("tokenizer/stream.zig");
