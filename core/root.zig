@@ -16,6 +16,7 @@ pub const cpu_pool = @import("cpu/pool.zig");
 pub const cpu_ops = @import("cpu/ops.zig");
 pub const kernels = @import("kernels/kernels.zig");
 pub const graph = @import("graph/graph.zig");
+pub const graph_exec = @import("graph/exec.zig");
 pub const tokenizer = @import("tokenizer/tokenizer.zig");
 pub const Tokenizer = tokenizer.Tokenizer;
 pub const stream = @import("tokenizer/stream.zig");
@@ -42,6 +43,8 @@ test {
     _ = cpu_ops;
     _ = kernels;
     _ = graph;
+    _ = graph_exec;
+    _ = @import("graph/graph_test.zig");
     _ = @import("tokenizer/tokenizer.zig");
     _ = @import("tokenizer/vectors_test.zig");
     _ = @import("tokenizer/stream.zig");
