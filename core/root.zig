@@ -45,6 +45,7 @@ test {
     _ = graph;
     _ = graph_exec;
     _ = @import("graph/graph_test.zig");
+    _ = @import("kernels/matmul_test.zig");
     _ = @import("tokenizer/tokenizer.zig");
     _ = @import("tokenizer/vectors_test.zig");
     _ = @import("tokenizer/stream.zig");

@@ -15,6 +15,9 @@ const std = @import("std");
 const vk = @import("../vk/vk.zig");
 const GgmlType = @import("../gguf/types.zig").GgmlType;
 
+/// Weight-matrix kernels: mulMat (decode mat-vec / prompt tiled), getRows, variant planning.
+pub const matmul = @import("matmul.zig");
+
 /// A tensor on the GPU: a buffer (possibly split into chunks), the byte offset of element 0
 /// inside chunk `chunk`, its element type, and its shape (ne[0] = row length, as ggml).
 pub const View = struct {
