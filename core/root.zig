@@ -46,6 +46,8 @@ test {
     _ = graph_exec;
     _ = @import("graph/graph_test.zig");
     _ = @import("kernels/matmul_test.zig");
+    _ = @import("kernels/ops.zig");
+    _ = @import("kernels/ops_test.zig");
     _ = @import("tokenizer/tokenizer.zig");
     _ = @import("tokenizer/vectors_test.zig");
     _ = @import("tokenizer/stream.zig");

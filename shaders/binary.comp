@@ -1,5 +1,7 @@
 #version 450
-// dst[i] = a[i] OP b[i % n_b]: element-wise add or mul, b broadcast over rows when shorter.
+// Element-wise binary ops over f32: d[i] = a[i] OP b[i % n_b] (b broadcast over rows when it
+// is one row; n_b = n for a full operand). OP_SWIGLU: d = silu(a) * b (a = gate, b = up).
+// Output may alias an input (each element is read then written by one invocation).
 #include "common.glsl"
 
 layout(std430, binding = 0) readonly buffer A { float a[]; };
@@ -7,9 +9,9 @@ layout(std430, binding = 1) readonly buffer B { float b[]; };
 layout(std430, binding = 2) writeonly buffer D { float d[]; };
 
 layout(push_constant) uniform Params {
-    uint n;    // elements in a and d
-    uint n_b;  // elements in b (n is a multiple of it)
-    uint grid_x; // invocations per grid row (dispatch may be 2-D past maxComputeWorkGroupCount)
+    uint n;      // elements in a and d
+    uint n_b;    // elements in b (n is a multiple of it)
+    uint grid_x; // invocations per grid row (vk.grid1D may fold the grid into y)
 } p;
 
 void main() {
@@ -19,7 +21,10 @@ void main() {
     d[i] = a[i] + b[i % p.n_b];
 #elif defined(OP_MUL)
     d[i] = a[i] * b[i % p.n_b];
+#elif defined(OP_SWIGLU)
+    const float g = a[i];
+    d[i] = g / (1.0 + exp(-g)) * b[i % p.n_b];
 #else
-#error "binary.comp needs OP_ADD or OP_MUL"
+#error "binary.comp needs OP_ADD, OP_MUL or OP_SWIGLU"
 #endif
 }
