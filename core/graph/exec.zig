@@ -23,6 +23,8 @@ const std = @import("std");
 const graph = @import("graph.zig");
 const vk = @import("../vk/vk.zig");
 const kernels = @import("../kernels/kernels.zig");
+const kmat = @import("../kernels/matmul.zig");
+const kops = @import("../kernels/ops.zig");
 const ops = @import("../cpu/ops.zig");
 const pool_mod = @import("../cpu/pool.zig");
 
@@ -269,12 +271,30 @@ pub const Exec = struct {
     fn gpuSupports(self: *Exec, id: Id) bool {
         const ctx = self.ctx orelse return false;
         const t = self.g.get(id);
+        const r = &ctx.report;
+        for (t.src) |src| if (src) |sid| {
+            const st = self.g.get(sid);
+            if (st.kind != .weight and st.nBytes() > r.max_storage_buffer_range) return false;
+        };
+        if (t.nBytes() > r.max_storage_buffer_range) return false;
+        const local = std.math.floorPowerOfTwo(u32, @max(@min(256, r.maxWorkgroup1D()), 1));
         return switch (t.op) {
             .add, .mul => blk: {
+                const a = self.g.get(t.src[0].?);
                 const b = self.g.get(t.src[1].?);
-                const n = t.nElements();
-                break :blk n % b.nElements() == 0 and n <= std.math.maxInt(u32) and
-                    t.nBytes() <= ctx.report.max_storage_buffer_range;
+                break :blk b.nElements() == a.nElements() or b.nElements() == a.ne[0];
+            },
+            .get_rows, .mul_mat => kmat.supportsType(self.g.get(t.src[0].?).type),
+            .rms_norm, .layer_norm, .scale, .silu, .gelu, .swiglu, .cpy => true,
+            // The GPU's causal period is head-major; the graph's is token-major: only one
+            // row per token maps directly.
+            .softmax => !t.params.softmax.causal or t.perToken() == t.ne[0],
+            .rope => true,
+            .kv_store => t.type == .f32 or (t.ne[0] * t.ne[1]) % 2 == 0,
+            .attention => blk: {
+                const p = t.params.attention;
+                break :blk p.head_dim % 2 == 0 and p.head_dim / 2 <= 4 * local and
+                    p.n_head <= r.max_compute_work_group_count[0] and self.g.max_tokens <= r.max_compute_work_group_count[1];
             },
             else => false,
         };
@@ -724,20 +744,58 @@ pub const Exec = struct {
     fn recordNode(self: *Exec, seq: *vk.Sequence, nid: Id) Error!void {
         const k = &self.k.?;
         const t = self.g.get(nid);
-        switch (t.op) {
-            .add, .mul => {
-                const a = self.view(t.src[0].?);
-                const b = self.view(t.src[1].?);
-                const out = self.view(nid);
-                const local = k.local1D(256);
-                const pl = try k.ctx.pipelines.get(.{ .name = if (t.op == .add) "add_f32" else "mul_f32", .n_buffers = 3, .push_bytes = 12, .spec = &.{local} });
-                const n: u32 = @intCast(out.nElements());
-                const groups = vk.grid1D(&k.ctx.report, n, local);
-                const push = [3]u32{ n, @intCast(b.nElements()), groups[0] * local };
-                try seq.dispatch(pl, &.{ a.binding(), b.binding(), out.binding() }, std.mem.asBytes(&push), groups);
+        const s0 = t.src[0];
+        const out = self.view(nid);
+        const e = switch (t.op) {
+            .add => kops.add(k, seq, self.view(s0.?), self.view(t.src[1].?), out),
+            .mul => kops.mul(k, seq, self.view(s0.?), self.view(t.src[1].?), out),
+            .get_rows => kmat.getRows(k, seq, self.view(s0.?), self.view(t.src[1].?), out),
+            .mul_mat => kmat.mulMat(k, seq, self.view(s0.?), self.view(t.src[1].?), out),
+            .rms_norm => kops.rmsNorm(k, seq, self.view(s0.?), null, t.params.eps, out),
+            .layer_norm => kops.layerNorm(k, seq, self.view(s0.?), if (t.src[1]) |w| self.view(w) else null, if (t.src[2]) |b| self.view(b) else null, t.params.eps, out),
+            .scale => kops.scale(k, seq, self.view(s0.?), t.params.scale, out),
+            .silu => kops.silu(k, seq, self.view(s0.?), out),
+            .gelu => kops.gelu(k, seq, self.view(s0.?), out),
+            .swiglu => kops.swiglu(k, seq, self.view(s0.?), self.view(t.src[1].?), out),
+            .softmax => kops.softmax(k, seq, self.view(s0.?), .{ .scale = t.params.softmax.scale, .causal = t.params.softmax.causal }, out),
+            .cpy => kops.cpy(k, seq, self.view(s0.?), out),
+            .rope => kops.rope(k, seq, self.view(s0.?), @intCast(t.ne[1]), @intCast(t.ne[0]), .{
+                .n_rot = t.params.rope.n_rot,
+                .mode = if (t.params.rope.mode == .neox) .neox else .normal,
+                .freq_base = t.params.rope.freq_base,
+                .freq_scale = t.params.rope.freq_scale,
+            }, out),
+            .kv_store => blk: {
+                var src = self.view(t.src[1].?);
+                var cache = out;
+                const row = cache.ne[0] * cache.ne[1];
+                // (Rows computed first: an aggregate assignment may write ne before reading it.)
+                const src_rows = src.nElements() / row;
+                const ctx_rows = cache.nElements() / row;
+                src.ne = .{ row, src_rows, 1, 1 };
+                cache.ne = .{ row, ctx_rows, 1, 1 };
+                break :blk kops.kvStore(k, seq, src, cache);
             },
-            else => return error.Unsupported,
-        }
+            .attention => blk: {
+                const p = t.params.attention;
+                var kc = self.view(t.src[1].?);
+                var vc = self.view(t.src[2].?);
+                const row = kc.ne[0] * kc.ne[1];
+                const kc_rows = kc.nElements() / row;
+                const vc_rows = vc.nElements() / row;
+                kc.ne = .{ row, kc_rows, 1, 1 };
+                vc.ne = .{ row, vc_rows, 1, 1 };
+                break :blk kops.attention(k, seq, self.view(s0.?), kc, vc, .{ .n_head = p.n_head, .n_head_kv = p.n_head_kv, .head_dim = p.head_dim, .scale = p.scale }, out);
+            },
+            else => error.Unsupported,
+        };
+        e catch |err| {
+            self.ctx.?.log.warn("graph: recording node {d} ({s}) failed: {s}", .{ nid, @tagName(t.op), @errorName(err) });
+            return switch (err) {
+                error.BadShape, error.InvalidArgument => error.BadShape,
+                else => |x| x,
+            };
+        };
     }
 
     // ---- per step ----
