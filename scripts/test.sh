@@ -36,5 +36,8 @@ $vg "$tmp/vg/bin/create_destroy" "$tmp/vg/lib/libpi5_llm_rt.so" 3 | tail -1
 "$tmp/vg/bin/create_destroy" "$tmp/vg/lib/libpi5_llm_rt.so" 1000 | tail -1
 $vg "$tmp/vg/bin/gguf_reader_driver" corpus "$tmp/corpus" | tail -1
 
-step "TypeScript package, examples, fidelity against llama.cpp (node:test)"
+step "fidelity against llama.cpp (node-llama-cpp 3.22.1, CPU reference)"
+node tests/fidelity/compare.mjs --backend cpu
+
+step "TypeScript package and examples (node:test)"
 npm test
