@@ -9,6 +9,10 @@ const Runtime = pi5.runtime.Runtime;
 /// valgrind in the test suite.
 const gpa = std.heap.c_allocator;
 
+comptime {
+    _ = @import("abi_model.zig");
+}
+
 pub const Status = enum(c_int) {
     ok = 0,
     invalid_argument = -1,

@@ -21,6 +21,9 @@ pub const stream = @import("tokenizer/stream.zig");
 pub const sampler = @import("sample/sampler.zig");
 pub const Sampler = sampler.Sampler;
 pub const stop = @import("sample/stop.zig");
+pub const model = @import("model/model.zig");
+pub const Model = model.Model;
+pub const generate = @import("model/generate.zig");
 
 pub const Runtime = runtime.Runtime;
 
@@ -48,4 +51,7 @@ test {
     _ = @import("tokenizer/stream.zig");
     _ = @import("sample/sampler.zig");
     _ = @import("sample/stop.zig");
+    _ = @import("model/model.zig");
+    _ = @import("model/generate.zig");
+    _ = @import("model/tests.zig");
 }

@@ -4,6 +4,7 @@ const std = @import("std");
 const builtin = @import("builtin");
 const vk = @import("vk/vk.zig");
 const log_mod = @import("log.zig");
+const Model = @import("model/model.zig").Model;
 
 pub const version = std.SemanticVersion{ .major = 0, .minor = 1, .patch = 0 };
 pub const version_string = "0.1.0";
@@ -36,6 +37,8 @@ pub const Runtime = struct {
     backend: Backend,
     gpu: ?*vk.Context,
     n_threads: u32,
+    /// The loaded model with its KV cache (at most one; loading another replaces it).
+    model: ?*Model = null,
     /// Why the runtime runs on the CPU when Vulkan was not forced off (empty otherwise).
     fallback_reason: [256]u8 = undefined,
     fallback_reason_len: usize = 0,
@@ -99,6 +102,7 @@ pub const Runtime = struct {
     }
 
     pub fn destroy(self: *Runtime) void {
+        if (self.model) |m| m.destroy();
         if (self.gpu) |g| g.destroy();
         self.alloc.destroy(self);
     }
