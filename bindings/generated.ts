@@ -300,12 +300,13 @@ export interface Pi5Native {
   pi5_runtime_default_options: NativeFunction<[], pi5_runtime_options>;
   /**
    * Creates a runtime with default options. Returns NULL on failure (the reason goes to stderr
-   * at warn level). Destroy with pi5_destroy_runtime. Thread-safe.
+   * at warn level and to pi5_last_error(NULL)). Destroy with pi5_destroy_runtime. Thread-safe.
    */
   pi5_create_runtime: NativeFunction<[], Pi5Handle<'pi5_runtime'> | null>;
   /**
    * Creates a runtime. `options` may be NULL (defaults). On success *out_runtime owns the new
-   * runtime; on failure it is set to NULL and the reason goes to the log callback.
+   * runtime; on failure it is set to NULL and the reason goes to the log callback and to
+   * pi5_last_error(NULL) (naming the offending field for invalid options).
    * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT (NULL out_runtime, bad struct_size or enum value),
    * PI5_ERR_NO_DEVICE (Vulkan forced but unusable), PI5_ERR_OUT_OF_MEMORY. Thread-safe.
    */
@@ -316,7 +317,8 @@ export interface Pi5Native {
   pi5_runtime_backend: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null], pi5_backend>;
   /**
    * The message of the last failed call on `rt` ("" if none). Owned by the runtime; valid until
-   * the next call on it. Returns "" for NULL.
+   * the next call on it. With NULL: why the calling thread's last pi5_create_runtime[_ex] failed
+   * ("" if it succeeded), thread-local storage valid until that thread creates again.
    */
   pi5_last_error: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null], string>;
   /**
