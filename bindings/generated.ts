@@ -219,7 +219,7 @@ export type pi5_progress_callback = (progress: number, user_data: unknown) => nu
  * (valid only during the call). Return 0 to continue, nonzero to stop (pi5_generate then
  * returns PI5_ERR_ABORTED). Called on the generating thread.
  */
-export type pi5_token_callback = (token: number, piece: string | null, piece_len: number, user_data: unknown) => number;
+export type pi5_token_callback = (token: number, piece: unknown, piece_len: number, user_data: unknown) => number;
 
 // ---- koffi types (anonymous, so that loading this module twice never clashes)
 function makeTypes() {
@@ -267,7 +267,7 @@ function makeTypes() {
     penalty_last_n: "int32_t",
     seed: "uint64_t",
   });
-  T.pi5_token_callback = koffi.proto("int32_t", ["int32_t", "const char *", "size_t", "void *"]);
+  T.pi5_token_callback = koffi.proto("int32_t", ["int32_t", koffi.pointer("uint8_t"), "size_t", "void *"]);
   T.pi5_generate_options = koffi.struct({
     struct_size: "uint32_t",
     max_tokens: "int32_t",

@@ -167,7 +167,7 @@ class pi5_sampling_params(ctypes.Structure):
 # Receives generated text as it is produced: `piece` holds piece_len bytes of complete UTF-8
 # (valid only during the call). Return 0 to continue, nonzero to stop (pi5_generate then
 # returns PI5_ERR_ABORTED). Called on the generating thread.
-pi5_token_callback = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p)
+pi5_token_callback = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 
 
 # Options of pi5_generate. Start from pi5_generate_default_options().
