@@ -26,6 +26,7 @@ pub const stop = @import("sample/stop.zig");
 pub const model = @import("model/model.zig");
 pub const Model = model.Model;
 pub const generate = @import("model/generate.zig");
+pub const model_quantize = @import("model/quantize.zig");
 
 pub const Runtime = runtime.Runtime;
 
@@ -59,4 +60,5 @@ test {
     _ = @import("model/model.zig");
     _ = @import("model/generate.zig");
     _ = @import("model/tests.zig");
+    _ = @import("model/quantize.zig");
 }

@@ -1,0 +1,117 @@
+//! Requantizes a GGUF model's F32/F16 weight matrices (llama.cpp's llama-quantize, reference
+//! rounding from core/quant). 1-D tensors (norms, biases) stay as they are; matrices whose rows are
+//! not whole blocks of the target type keep their type. `Q4_K_M` is llama.cpp's mix: Q6_K for the
+//! output matrix and for attn_v / ffn_down of the layers use_more_bits picks, Q4_K elsewhere.
+const std = @import("std");
+const reader = @import("../gguf/reader.zig");
+const writer_mod = @import("../gguf/writer.zig");
+const quant = @import("../quant/quant.zig");
+
+const GgmlType = quant.GgmlType;
+
+pub const Target = union(enum) {
+    plain: GgmlType,
+    q4_k_m,
+
+    pub fn parse(s: []const u8) ?Target {
+        if (std.ascii.eqlIgnoreCase(s, "Q4_K_M")) return .q4_k_m;
+        if (std.ascii.eqlIgnoreCase(s, "Q4_K_S")) return .{ .plain = .q4_k };
+        const t = GgmlType.fromName(s) orelse return null;
+        return switch (t) {
+            .f32, .f16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q5_k, .q6_k => .{ .plain = t },
+            else => null,
+        };
+    }
+};
+
+/// llama.cpp's use_more_bits: the first and last eighth of the layers and every third between.
+fn useMoreBits(i_layer: u32, n_layer: u32) bool {
+    return i_layer < n_layer / 8 or i_layer >= 7 * n_layer / 8 or (i_layer >= n_layer / 8 and (i_layer - n_layer / 8) % 3 == 2);
+}
+
+fn layerOf(name: []const u8) ?u32 {
+    if (!std.mem.startsWith(u8, name, "blk.")) return null;
+    const rest = name[4..];
+    const dot = std.mem.indexOfScalar(u8, rest, '.') orelse return null;
+    return std.fmt.parseInt(u32, rest[0..dot], 10) catch null;
+}
+
+/// The type tensor `t` gets under `target`.
+pub fn typeFor(t: *const reader.TensorInfo, target: Target, n_layer: u32, has_output: bool) GgmlType {
+    if (t.n_dims < 2 or (t.type != .f32 and t.type != .f16)) return t.type;
+    const want: GgmlType = switch (target) {
+        .plain => |p| p,
+        .q4_k_m => blk: {
+            const is_output = std.mem.eql(u8, t.name, "output.weight") or (!has_output and std.mem.eql(u8, t.name, "token_embd.weight"));
+            if (is_output) break :blk .q6_k;
+            if (std.mem.endsWith(u8, t.name, "attn_v.weight") or std.mem.endsWith(u8, t.name, "ffn_down.weight")) {
+                if (layerOf(t.name)) |il| if (useMoreBits(il, n_layer)) break :blk .q6_k;
+            }
+            break :blk .q4_k;
+        },
+    };
+    if (want.rowBytes(t.ne[0]) == null) return t.type;
+    return want;
+}
+
+pub const Progress = writer_mod.Progress;
+
+/// Writes `in_path` requantized to `out_path`. Tensors are converted one at a time.
+pub fn quantizeFile(alloc: std.mem.Allocator, in_path: []const u8, out_path: []const u8, target: Target, progress: ?Progress, diag: *reader.Diagnostic) !void {
+    var f = try reader.File.open(alloc, in_path, diag);
+    defer f.deinit();
+    var w = writer_mod.Writer.init(alloc);
+    defer w.deinit();
+    const arch = f.architecture() orelse "llama";
+    var kb: [96]u8 = undefined;
+    const n_layer = f.getU32(std.fmt.bufPrint(&kb, "{s}.block_count", .{arch}) catch "") orelse 0;
+    const has_output = f.findTensor("output.weight") != null;
+    for (f.keys()) |kv| {
+        if (std.mem.eql(u8, kv.key, "general.file_type")) continue;
+        try w.putValue(kv.key, kv.value);
+    }
+    const types = try alloc.alloc(GgmlType, f.tensors.len);
+    defer alloc.free(types);
+    for (f.tensors, types) |*t, *nt| {
+        nt.* = typeFor(t, target, n_layer, has_output);
+        try w.addTensor(t.name, nt.*, t.ne[0..t.n_dims], null);
+    }
+    w.progress = progress;
+    const file = try std.fs.cwd().createFile(out_path, .{});
+    defer file.close();
+    var bw = std.io.bufferedWriter(file.writer());
+    try w.writeHeader(bw.writer());
+    var row_f32 = std.ArrayList(f32).init(alloc);
+    defer row_f32.deinit();
+    var row_q = std.ArrayList(u8).init(alloc);
+    defer row_q.deinit();
+    for (f.tensors, types) |*t, nt| {
+        if (nt == t.type) {
+            try w.writeData(bw.writer(), t.data);
+            continue;
+        }
+        const n_cols: usize = @intCast(t.ne[0]);
+        const src_rb: usize = @intCast(t.type.rowBytes(t.ne[0]).?);
+        const dst_rb: usize = @intCast(nt.rowBytes(t.ne[0]).?);
+        try row_f32.resize(n_cols);
+        try row_q.resize(dst_rb);
+        for (0..@intCast(t.nRows())) |r| {
+            try quant.dequantizeRow(t.type, t.data[r * src_rb ..][0..src_rb], row_f32.items);
+            try quant.quantizeRow(nt, row_f32.items, row_q.items);
+            try w.writeData(bw.writer(), row_q.items);
+        }
+    }
+    try w.finish();
+    try bw.flush();
+}
+
+test "Q4_K_M mix follows llama.cpp's use_more_bits" {
+    // 32 layers: 0..3 and 28..31 plus every third from 4 (6, 9, ...): 16 of 32
+    var n: u32 = 0;
+    for (0..32) |i| n += @intFromBool(useMoreBits(@intCast(i), 32));
+    try std.testing.expectEqual(@as(u32, 16), n);
+    try std.testing.expectEqual(@as(?u32, 12), layerOf("blk.12.ffn_down.weight"));
+    try std.testing.expect(Target.parse("q4_k_m").? == .q4_k_m);
+    try std.testing.expect(Target.parse("Q6_K").?.plain == .q6_k);
+    try std.testing.expect(Target.parse("IQ2_XXS") == null);
+}
