@@ -11,6 +11,7 @@ const gpa = std.heap.c_allocator;
 
 comptime {
     _ = @import("abi_model.zig");
+    _ = @import("abi_graph.zig");
 }
 
 pub const Status = enum(c_int) {

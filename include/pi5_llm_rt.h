@@ -393,6 +393,184 @@ PI5_API pi5_status pi5_generate(pi5_runtime *rt, const char *prompt, const pi5_g
 /* (section owned by core/graph; see below)                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
+/*
+ * A graph is a DAG of tensors built once for at most `max_tokens` tokens per step, planned on
+ * first use (placement on GPU/CPU, static memory, recorded GPU work) and then run once per step
+ * with only (pos, n_tokens) changing. Tensor handles are int32 ids (>= 0) valid for their graph;
+ * -1 means "none". Shapes are uint64 ne[4], ne[0] the row length (ggml order), unused dims 1.
+ * Types are ggml type ids (0 F32, 1 F16, 2 Q4_0, 8 Q8_0, 12 Q4_K, 14 Q6_K, 26 I32 ...).
+ * Activations are F32; token-dependent tensors have an outermost token dim (max_tokens when
+ * built, n_tokens when a step runs). After the graph is planned (first pi5_graph_plan,
+ * pi5_graph_set_input or pi5_graph_compute) builder calls return PI5_ERR_INVALID_ARGUMENT.
+ * A graph belongs to its runtime: destroy it before the runtime; same threading as the runtime.
+ */
+
+/** An opaque compute graph on a runtime. */
+typedef struct pi5_graph pi5_graph;
+
+/** Where the planner puts nodes. */
+typedef enum pi5_graph_policy {
+    /** Every node with a GPU kernel on the GPU when the runtime has a device, else the CPU. */
+    PI5_GRAPH_POLICY_AUTO = 0,
+    /** Every node on the CPU. */
+    PI5_GRAPH_POLICY_CPU = 1,
+    /** Nodes of layers < n_gpu_layers on the GPU; layer-less nodes only when all layers are. */
+    PI5_GRAPH_POLICY_GPU_LAYERS = 2,
+    /** Layers in order on the GPU while their weights fit in gpu_budget_bytes. */
+    PI5_GRAPH_POLICY_GPU_BUDGET = 3,
+    PI5_GRAPH_POLICY_FORCE_INT = 0x7fffffff
+} pi5_graph_policy;
+
+/** Options of pi5_graph_create. Start from pi5_graph_default_options(). */
+typedef struct pi5_graph_options {
+    /** sizeof(pi5_graph_options) as the caller compiled it (set by the default function). */
+    uint32_t struct_size;
+    /** A pi5_graph_policy value. */
+    int32_t policy;
+    /** For PI5_GRAPH_POLICY_GPU_LAYERS. */
+    uint32_t n_gpu_layers;
+    /** Most tokens of one step (>= 1). */
+    uint32_t max_tokens;
+    /** For PI5_GRAPH_POLICY_GPU_BUDGET: bytes of weights allowed on the GPU. */
+    uint64_t gpu_budget_bytes;
+    /** 1: record per-node times (GPU timestamps, CPU timers) for pi5_graph_profile_json. */
+    int32_t profile;
+    /** Must be 0. */
+    int32_t reserved;
+} pi5_graph_options;
+
+/**
+ * Ops of pi5_graph_op (a pi5_graph_op_kind value): src[0..2] are tensor ids (-1 = unused), params[0..3] floats.
+ *   GET_ROWS    src: weight [n_embd, n_rows] (any type), ids I32 [1, T]        -> F32 [n_embd, T]
+ *   MUL_MAT     src: weight [n_in, n_out] (any type), x F32 [n_in, T]         -> [n_out, T]
+ *   RMS_NORM    src: x; params: eps
+ *   LAYER_NORM  src: x, weight or -1, bias or -1; params: eps
+ *   ADD, MUL    src: a, b (b: a's shape, or one row of a.ne[0] broadcast)
+ *   SCALE       src: x; params: factor
+ *   SILU, GELU  src: x (GELU: tanh approximation)
+ *   SWIGLU      src: gate, up -> silu(gate) * up
+ *   SOFTMAX     src: x; params: scale, causal (0/1; row r of token t sees columns 0..pos+t)
+ *   ROPE        src: x [head_dim, n_head, T]; params: n_rot, mode (0 normal, 2 neox), freq_base, freq_scale
+ *   KV_STORE    src: cache (a state [head_dim, n_head_kv, n_ctx]), rows F32 [n_head_kv*head_dim, T];
+ *               writes rows at pos .. pos+n_tokens-1; returns the cache after the write
+ *   ATTENTION   src: q [head_dim, n_head, T], k cache, v cache (KV_STORE results);
+ *               params: n_head_kv, scale (0 = 1/sqrt(head_dim)); causal over 0..pos+t
+ *   CPY         src: x; params: ggml type of the copy (0 F32, 1 F16)
+ *   LAST_ROW    src: x [ne0, T] -> [ne0, 1], row n_tokens-1
+ *   POSITIONS   no src -> I32 [1, T] = pos .. pos+n_tokens-1 (one per graph)
+ */
+typedef enum pi5_graph_op_kind {
+    PI5_GRAPH_OP_GET_ROWS = 1,
+    PI5_GRAPH_OP_MUL_MAT = 2,
+    PI5_GRAPH_OP_RMS_NORM = 3,
+    PI5_GRAPH_OP_LAYER_NORM = 4,
+    PI5_GRAPH_OP_ADD = 5,
+    PI5_GRAPH_OP_MUL = 6,
+    PI5_GRAPH_OP_SCALE = 7,
+    PI5_GRAPH_OP_SILU = 8,
+    PI5_GRAPH_OP_GELU = 9,
+    PI5_GRAPH_OP_SWIGLU = 10,
+    PI5_GRAPH_OP_SOFTMAX = 11,
+    PI5_GRAPH_OP_ROPE = 12,
+    PI5_GRAPH_OP_KV_STORE = 13,
+    PI5_GRAPH_OP_ATTENTION = 14,
+    PI5_GRAPH_OP_CPY = 15,
+    PI5_GRAPH_OP_LAST_ROW = 16,
+    PI5_GRAPH_OP_POSITIONS = 17,
+    PI5_GRAPH_OP_FORCE_INT = 0x7fffffff
+} pi5_graph_op_kind;
+
+/** Defaults: policy AUTO, max_tokens 1, no profiling. Thread-safe. */
+PI5_API pi5_graph_options pi5_graph_default_options(void);
+
+/**
+ * Creates an empty graph on `rt` (options NULL = defaults). *out_graph is NULL on failure.
+ * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT (NULL rt/out, bad struct_size or policy, max_tokens 0),
+ * PI5_ERR_OUT_OF_MEMORY. Destroy with pi5_graph_destroy before destroying rt.
+ */
+PI5_API pi5_status pi5_graph_create(pi5_runtime *rt, const pi5_graph_options *options, pi5_graph **out_graph);
+
+/** Destroys a graph and everything it planned; NULL is a no-op. */
+PI5_API void pi5_graph_destroy(pi5_graph *graph);
+
+/**
+ * Declares a per-token input [row_len, max_tokens] of type F32 (0) or I32 (26; row_len 1 for
+ * token ids). `name` may be NULL (copied). *out_id is -1 on failure.
+ * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT (bad type, planned graph), PI5_ERR_OUT_OF_MEMORY.
+ */
+PI5_API pi5_status pi5_graph_input(pi5_graph *graph, const char *name, int32_t ggml_type, uint64_t row_len, int32_t *out_id);
+
+/**
+ * Declares a weight of any ggml type and shape ne[4]; `size` bytes of `data` (exactly the
+ * tensor's bytes) are copied, the caller keeps its memory. *out_id is -1 on failure.
+ * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT (size or shape does not fit the type), PI5_ERR_OUT_OF_MEMORY.
+ */
+PI5_API pi5_status pi5_graph_weight(pi5_graph *graph, const char *name, int32_t ggml_type, const uint64_t ne[4], const void *data, size_t size, int32_t *out_id);
+
+/**
+ * Declares persistent state (a KV cache [head_dim, n_head_kv, n_ctx]) of F32 or F16, zeroed when
+ * the graph is planned and kept across steps. *out_id is -1 on failure.
+ */
+PI5_API pi5_status pi5_graph_state(pi5_graph *graph, const char *name, int32_t ggml_type, const uint64_t ne[4], int32_t *out_id);
+
+/**
+ * Adds a node (see pi5_graph_op_kind for src and params per op). `src` may be NULL (all -1),
+ * `params` may be NULL (all 0). *out_id is the new tensor, -1 on failure.
+ * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT (unknown op, bad id, shapes or types that do not fit:
+ * pi5_last_error says which), PI5_ERR_OUT_OF_MEMORY.
+ */
+PI5_API pi5_status pi5_graph_op(pi5_graph *graph, int32_t op, const int32_t src[3], const float params[4], int32_t *out_id);
+
+/**
+ * A free view of `src` with shape ne[4]: a reshape (offset 0, same element count; a token
+ * tensor keeps its token dim outermost) or, for a static tensor (weight, state), a contiguous
+ * slice starting at element `offset` (e.g. rows of a fused QKV weight). *out_id is -1 on failure.
+ */
+PI5_API pi5_status pi5_graph_view(pi5_graph *graph, int32_t src, const uint64_t ne[4], uint64_t offset, int32_t *out_id);
+
+/** Nodes added after this call belong to `layer` (-1: none), for PI5_GRAPH_POLICY_GPU_LAYERS/BUDGET. */
+PI5_API pi5_status pi5_graph_set_layer(pi5_graph *graph, int32_t layer);
+
+/** Marks `id` as an output: kept to the end of each step and readable with pi5_graph_read. */
+PI5_API pi5_status pi5_graph_mark_output(pi5_graph *graph, int32_t id);
+
+/**
+ * Plans the graph now (otherwise the first set_input/compute does): placement, memory, weight
+ * upload, GPU recording. Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT, PI5_ERR_UNSUPPORTED,
+ * PI5_ERR_OUT_OF_MEMORY, PI5_ERR_OUT_OF_DEVICE_MEMORY, device errors.
+ */
+PI5_API pi5_status pi5_graph_plan(pi5_graph *graph);
+
+/**
+ * Copies `size` bytes into input `id` for the next step: n_tokens whole rows of a per-token
+ * input. Plans the graph if needed. Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT (not an input,
+ * size not whole rows or too large), planning errors.
+ */
+PI5_API pi5_status pi5_graph_set_input(pi5_graph *graph, int32_t id, const void *data, size_t size);
+
+/**
+ * Runs one step of n_tokens (1..max_tokens) tokens at positions pos .. pos+n_tokens-1.
+ * Allocates nothing and records nothing after the plan. Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT,
+ * PI5_ERR_CONTEXT_FULL (pos+n_tokens past a KV cache), PI5_ERR_TIMEOUT, PI5_ERR_DEVICE_LOST, ...
+ */
+PI5_API pi5_status pi5_graph_compute(pi5_graph *graph, uint32_t pos, uint32_t n_tokens);
+
+/**
+ * Copies the last step's value of output (or input/state) `id` into `out`: n_tokens rows of a
+ * token tensor, else the whole tensor. *out_len (may be NULL) is always set to the bytes needed;
+ * PI5_ERR_BUFFER_TOO_SMALL when out_size is smaller. Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT
+ * (not an output, not computed yet), PI5_ERR_BUFFER_TOO_SMALL, device errors.
+ */
+PI5_API pi5_status pi5_graph_read(pi5_graph *graph, int32_t id, void *out, size_t out_size, size_t *out_len);
+
+/**
+ * The last step's profile as JSON (buffer convention): {"enabled":b,"nodes":[{"id","name","op",
+ * "backend","layer","ns"}...],"ops":[{"op","backend","count","ns"}...],"total_ns","segments",
+ * "transfers"}. Nodes are listed only with options.profile = 1. Returns PI5_OK,
+ * PI5_ERR_BUFFER_TOO_SMALL, PI5_ERR_INVALID_ARGUMENT (not planned).
+ */
+PI5_API pi5_status pi5_graph_profile_json(pi5_graph *graph, char *buf, size_t buf_size, size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif
