@@ -84,6 +84,8 @@ export interface GenerateOptions extends SamplingOptions {
   reset?: boolean;
   /** For a string prompt: parse special-token text in it (default false). */
   parseSpecial?: boolean;
+  /** With parseSpecial: add BOS as the vocabulary asks (default: when reset). */
+  addSpecial?: boolean;
 }
 
 export type StopReason = 'none' | 'eog' | 'max_tokens' | 'stop_string' | 'aborted' | 'context_full';
@@ -177,7 +179,9 @@ export async function loadModelOn(rt: Runtime, path: string, options: LoadModelO
         if (status === pi5_status.PI5_ERR_ABORTED && signal?.aborted) throw signal.reason ?? new Pi5Error(status, 'loadModel: aborted');
         rt.check(status, `cannot load ${path}`);
       }
-      return new Model(rt, state.modelSerial, path, MODEL_TOKEN);
+      const info = JSON.parse(rt.readString((b, s, l) => n.pi5_model_info(h, b, s, l))) as ModelInfo;
+      const special = (t: number | null | undefined) => (t == null || t < 0 ? '' : Buffer.from(tokenBytes(rt, h, t, true)).toString('utf8'));
+      return new Model(rt, state.modelSerial, path, info, special(info.tokenizer?.bos), special(info.tokenizer?.eos), MODEL_TOKEN);
     });
   } finally {
     koffi.unregister(cb);
@@ -185,6 +189,36 @@ export async function loadModelOn(rt: Runtime, path: string, options: LoadModelO
 }
 
 const MODEL_TOKEN = Symbol('Model');
+
+function tokenBytes(rt: Runtime, h: Pi5Handle<'pi5_runtime'>, token: number, special: boolean): Uint8Array {
+  const n = native();
+  let buf = Buffer.alloc(64);
+  const len = new BigUint64Array(1);
+  let status = n.pi5_token_to_piece(h, token, special ? 1 : 0, buf, buf.length, len);
+  if (status === pi5_status.PI5_ERR_BUFFER_TOO_SMALL) {
+    buf = Buffer.alloc(Number(len[0]) + 1);
+    status = n.pi5_token_to_piece(h, token, special ? 1 : 0, buf, buf.length, len);
+  }
+  rt.check(status, 'tokenToBytes');
+  return new Uint8Array(buf.subarray(0, Number(len[0])));
+}
+
+function tokenizeWith(rt: Runtime, h: Pi5Handle<'pi5_runtime'>, text: string, options: TokenizeOptions): Int32Array {
+  if (typeof text !== 'string') throw invalid('tokenize: text must be a string');
+  const n = native();
+  const bytes = Buffer.from(text, 'utf8');
+  const add = options.addSpecial === false ? 0 : 1;
+  const parse = options.parseSpecial ? 1 : 0;
+  const count = new BigUint64Array(1);
+  let out = new Int32Array(Math.max(16, bytes.length + 2));
+  let status = n.pi5_tokenize(h, bytes as any, bytes.length, add, parse, out, out.length, count);
+  if (status === pi5_status.PI5_ERR_BUFFER_TOO_SMALL) {
+    out = new Int32Array(Number(count[0]));
+    status = n.pi5_tokenize(h, bytes as any, bytes.length, add, parse, out, out.length, count);
+  }
+  rt.check(status, 'tokenize');
+  return out.slice(0, Number(count[0]));
+}
 
 /**
  * A model loaded on a Runtime (one per runtime). Create with `runtime.loadModel(path)`.
@@ -200,14 +234,19 @@ export class Model {
   readonly path: string;
   readonly #serial: number;
   #disposed = false;
-  #info: ModelInfo | undefined;
+  readonly #info: ModelInfo;
+  readonly #bosText: string;
+  readonly #eosText: string;
 
   /** @internal Use runtime.loadModel(). */
-  constructor(rt: Runtime, serial: number, path: string, token: symbol) {
+  constructor(rt: Runtime, serial: number, path: string, info: ModelInfo, bosText: string, eosText: string, token: symbol) {
     if (token !== MODEL_TOKEN) throw new TypeError('use runtime.loadModel()');
     this.runtime = rt;
     this.path = path;
     this.#serial = serial;
+    this.#info = info;
+    this.#bosText = bosText;
+    this.#eosText = eosText;
   }
 
   #live(): void {
@@ -239,42 +278,24 @@ export class Model {
 
   /** Model information (architecture, sizes, tokenizer, placement, chat template). */
   get info(): ModelInfo {
-    if (!this.#info) {
-      const h = this.#h('info');
-      this.#info = JSON.parse(this.runtime.readString((b, s, l) => native().pi5_model_info(h, b, s, l))) as ModelInfo;
-    }
     this.#live();
     return this.#info;
   }
 
-  get nVocab(): number { return native().pi5_n_vocab(this.#h('nVocab')); }
-  get nEmbd(): number { return native().pi5_n_embd(this.#h('nEmbd')); }
+  get nVocab(): number { return this.info.n_vocab; }
+  get nEmbd(): number { return this.info.n_embd; }
   /** Context length in effect. */
-  get contextSize(): number { return native().pi5_n_ctx(this.#h('contextSize')); }
+  get contextSize(): number { return this.info.n_ctx; }
   /** Beginning-of-sequence token, or -1. */
-  get bos(): number { return native().pi5_token_bos(this.#h('bos')); }
+  get bos(): number { return this.info.tokenizer?.bos ?? -1; }
   /** End-of-sequence token, or -1. */
-  get eos(): number { return native().pi5_token_eos(this.#h('eos')); }
+  get eos(): number { return this.info.tokenizer?.eos ?? -1; }
   /** Whether `token` ends generation (EOS, EOT and the like). */
   isEog(token: number): boolean { return native().pi5_token_is_eog(this.#h('isEog'), token) !== 0; }
 
   /** Token ids of `text`. */
   tokenize(text: string, options: TokenizeOptions = {}): Int32Array {
-    if (typeof text !== 'string') throw invalid('tokenize: text must be a string');
-    const h = this.#h('tokenize');
-    const n = native();
-    const bytes = Buffer.from(text, 'utf8');
-    const add = options.addSpecial === false ? 0 : 1;
-    const parse = options.parseSpecial ? 1 : 0;
-    const count = new BigUint64Array(1);
-    let out = new Int32Array(Math.max(16, bytes.length + 2));
-    let status = n.pi5_tokenize(h, bytes as any, bytes.length, add, parse, out, out.length, count);
-    if (status === pi5_status.PI5_ERR_BUFFER_TOO_SMALL) {
-      out = new Int32Array(Number(count[0]));
-      status = n.pi5_tokenize(h, bytes as any, bytes.length, add, parse, out, out.length, count);
-    }
-    this.runtime.check(status, 'tokenize');
-    return out.slice(0, Number(count[0]));
+    return tokenizeWith(this.runtime, this.#h('tokenize'), text, options);
   }
 
   /** Number of tokens of `text` (without BOS/EOS unless options.addSpecial). */
@@ -284,17 +305,7 @@ export class Model {
 
   /** The raw bytes of one token (possibly an incomplete UTF-8 sequence: byte-fallback tokens). */
   tokenToBytes(token: number, options: { special?: boolean } = {}): Uint8Array {
-    const h = this.#h('tokenToBytes');
-    const n = native();
-    let buf = Buffer.alloc(64);
-    const len = new BigUint64Array(1);
-    let status = n.pi5_token_to_piece(h, token, options.special ? 1 : 0, buf, buf.length, len);
-    if (status === pi5_status.PI5_ERR_BUFFER_TOO_SMALL) {
-      buf = Buffer.alloc(Number(len[0]) + 1);
-      status = n.pi5_token_to_piece(h, token, options.special ? 1 : 0, buf, buf.length, len);
-    }
-    this.runtime.check(status, 'tokenToBytes');
-    return new Uint8Array(buf.subarray(0, Number(len[0])));
+    return tokenBytes(this.runtime, this.#h('tokenToBytes'), token, !!options.special);
   }
 
   /** The text of one token (lossy for partial UTF-8; use a detokenizer for streams). */
@@ -336,10 +347,17 @@ export class Model {
     });
   }
 
-  #ids(input: string | ArrayLike<number>, what: string): Int32Array {
-    if (typeof input === 'string') return this.tokenize(input);
+  /** Token ids now, or (text) a function that tokenizes inside the exclusive section. */
+  #ids(input: string | ArrayLike<number>, what: string): (h: Pi5Handle<'pi5_runtime'>) => Int32Array {
+    if (typeof input === 'string') return (h) => tokenizeWith(this.runtime, h, input, {});
     if (input == null || typeof (input as ArrayLike<number>).length !== 'number') throw invalid(`${what}: expected a string or token ids`);
-    return Int32Array.from(input);
+    const ids = Int32Array.from(input);
+    return () => ids;
+  }
+
+  /** @internal Tokenize inside an exclusive section. */
+  tokenizeWith(h: Pi5Handle<'pi5_runtime'>, text: string, options: TokenizeOptions): Int32Array {
+    return tokenizeWith(this.runtime, h, text, options);
   }
 
   /**
@@ -347,9 +365,10 @@ export class Model {
    * next-token logits (n_vocab floats) after the last one.
    */
   eval(tokens: ArrayLike<number>): Promise<Float32Array> {
-    const ids = this.#ids(tokens, 'eval');
-    const logits = new Float32Array(this.nVocab);
+    const getIds = this.#ids(tokens, 'eval');
+    const logits = new Float32Array(this.#info.n_vocab);
     return this.#exclusive('eval', null, async (h) => {
+      const ids = getIds(h);
       this.runtime.check(await callAsync<number>(native().pi5_eval, h, ids, ids.length, logits), 'eval');
       return logits;
     });
@@ -359,11 +378,12 @@ export class Model {
    * Next-token logits for a prompt (text: tokenized with BOS) evaluated from a cleared KV cache.
    */
   infer(prompt: string | ArrayLike<number>): Promise<Float32Array> {
-    const ids = this.#ids(prompt, 'infer');
-    if (ids.length === 0) return Promise.reject(invalid('infer: the prompt has no tokens'));
-    const logits = new Float32Array(this.nVocab);
+    const getIds = this.#ids(prompt, 'infer');
+    const logits = new Float32Array(this.#info.n_vocab);
     return this.#exclusive('infer', null, async (h) => {
       const n = native();
+      const ids = getIds(h);
+      if (ids.length === 0) throw invalid('infer: the prompt has no tokens');
       this.runtime.check(n.pi5_kv_clear(h), 'infer');
       this.runtime.check(await callAsync<number>(n.pi5_eval, h, ids, ids.length, logits), 'infer');
       return logits;
@@ -372,8 +392,8 @@ export class Model {
 
   /** One step on an embedding (n_embd floats in place of a token embedding) at the next position; returns logits. */
   inferEmbedding(embedding: Float32Array): Promise<Float32Array> {
-    if (!(embedding instanceof Float32Array) || embedding.length !== this.nEmbd) return Promise.reject(invalid(`inferEmbedding: expected a Float32Array of ${this.nEmbd} floats`));
-    const logits = new Float32Array(this.nVocab);
+    if (!(embedding instanceof Float32Array) || embedding.length !== this.#info.n_embd) return Promise.reject(invalid(`inferEmbedding: expected a Float32Array of ${this.#info.n_embd} floats`));
+    const logits = new Float32Array(this.#info.n_vocab);
     return this.#exclusive('inferEmbedding', null, async (h) => {
       this.runtime.check(await callAsync<number>(native().pi5_infer, h, embedding, logits), 'inferEmbedding');
       return logits;
@@ -410,29 +430,26 @@ export class Model {
 
   /** Renders messages with the model's chat template (or the plain fallback; see applyChatTemplate). */
   applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions = {}): string {
-    const info = this.info;
-    const special = (t: number | null | undefined) => (t == null || t < 0 ? '' : this.tokenToPiece(t, { special: true }));
+    this.#live();
     return applyChatTemplate(messages, {
-      template: info.chat_template ?? undefined,
-      bosToken: special(info.tokenizer?.bos),
-      eosToken: special(info.tokenizer?.eos),
+      template: this.#info.chat_template ?? undefined,
+      bosToken: this.#bosText,
+      eosToken: this.#eosText,
       ...options,
     });
   }
 
   /**
    * Chat: renders `messages` with the chat template, then generates the assistant's reply from a
-   * cleared KV cache (special tokens in the rendered text are parsed).
+   * cleared KV cache (special-token text in the rendered prompt is parsed).
    */
   chat(messages: ChatMessage[], options: GenerateOptions & ChatTemplateOptions = {}): GenerationStream {
-    const info = this.info;
     const text = this.applyChatTemplate(messages, options);
-    const bosText = info.tokenizer?.bos != null && info.tokenizer.bos >= 0 ? this.tokenToPiece(info.tokenizer.bos, { special: true }) : '';
-    // A template that writes the BOS text itself must not get a second one.
-    const ids = this.tokenize(text, { addSpecial: !(bosText && text.startsWith(bosText)), parseSpecial: true });
+    // A template that writes the BOS text itself must not get a second BOS.
+    const addSpecial = !(this.#bosText && text.startsWith(this.#bosText));
     const stop = [...(options.stop ?? [])];
-    if (!info.chat_template && !options.template) stop.push('\nUser:');
-    return this.generate(ids, { ...options, stop, reset: true });
+    if (!this.#info.chat_template && !options.template) stop.push('\nUser:');
+    return this.generate(text, { ...options, stop, reset: true, parseSpecial: true, addSpecial });
   }
 
   /** @internal */
@@ -520,7 +537,7 @@ export class GenerationStream implements AsyncIterable<string> {
     go.on_token = cb;
 
     // Token ids, or text with special tokens: evaluate them here, then continue the session.
-    const ids = typeof prompt === 'string' ? (o.parseSpecial ? model.tokenize(prompt, { addSpecial: reset, parseSpecial: true }) : null) : Int32Array.from(prompt);
+    const fixedIds = typeof prompt === 'string' ? null : Int32Array.from(prompt);
     try {
       const text = await model.runExclusive('generate', () => { this.#aborted = true; }, async (h) => {
         const rt = model.runtime;
@@ -530,6 +547,7 @@ export class GenerationStream implements AsyncIterable<string> {
         if (this.#aborted) {
           return { text: '', res: { stop_reason: pi5_stop_reason.PI5_STOP_ABORTED } as Record<string, number>, promptMs: 0, nPrompt: 0 };
         }
+        const ids = fixedIds ?? (o.parseSpecial ? model.tokenizeWith(h, prompt as string, { addSpecial: o.addSpecial ?? reset, parseSpecial: true }) : null);
         if (ids) {
           if (reset) rt.check(n.pi5_kv_clear(h), 'generate');
           if (ids.length === 0 && n.pi5_kv_pos(h) === 0) throw invalid('generate: the prompt has no tokens');
