@@ -120,8 +120,6 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command !== 'generate') fail(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
 
-  const modelPath = v.model ?? defaultModelPath();
-  if (!modelPath) fail('no --model given and the default model (stories260K.gguf) is not in $PI5_MODELS_DIR or ../shared/models');
   const load: LoadModelOptions = {
     contextSize: int('ctx', v.ctx),
     gpuLayers: int('gpu-layers', v['gpu-layers']),
@@ -141,6 +139,8 @@ async function main(argv: string[]): Promise<void> {
     repeatPenalty: float('repeat-penalty', v['repeat-penalty']),
     seed,
   };
+  const modelPath = v.model ?? defaultModelPath();
+  if (!modelPath) fail('no --model given and the default model (stories260K.gguf) is not in $PI5_MODELS_DIR or ../shared/models');
   const prompt = v.prompt ?? '';
   const quiet = !!v.quiet;
   const rt = await Runtime.create(opts);
