@@ -348,12 +348,13 @@ fn cmdGenerate(alloc: std.mem.Allocator, args: *Args) !u8 {
         defer f.close();
         try f.writeAll(std.mem.sliceAsBytes(m.logits())); // little-endian hosts only (x86-64, aarch64)
     }
-    if (args.echo) try out.w.writeAll(args.prompt);
+    const generating = args.n_predict > 0 or args.logits_out == null;
+    if (args.echo and generating) try out.w.writeAll(args.prompt);
 
     var text = std.ArrayList(u8).init(alloc);
     defer text.deinit();
     var res = pi5.generate.Result{};
-    if (args.n_predict > 0 or args.logits_out == null) {
+    if (generating) {
         try pi5.generate.generate(alloc, m, "", .{
             .max_tokens = args.n_predict,
             .sampling = args.sampling,
@@ -364,9 +365,9 @@ fn cmdGenerate(alloc: std.mem.Allocator, args: *Args) !u8 {
     }
     const p_ms = @as(f64, @floatFromInt(prompt_ns)) / 1e6;
     std.debug.print("pi5_llm_rt: prompt {d} tokens in {d:.1} ms ({d:.1} tok/s), generated {d} tokens in {d:.1} ms ({d:.1} tok/s), stop: {s}, backend: {s}\n", .{
-        ids.len,                                       p_ms,
-        rate(ids.len, p_ms),                           res.n_generated,
-        res.generate_ms,                               rate(res.n_generated, res.generate_ms),
+        ids.len,                   p_ms,
+        rate(ids.len, p_ms),       res.n_generated,
+        res.generate_ms,           rate(res.n_generated, res.generate_ms),
         @tagName(res.stop_reason), @tagName(l.rt.backend),
     });
     return 0;

@@ -436,14 +436,14 @@ pub const Model = struct {
         const hp = self.hp;
         try jw.beginObject();
         inline for (.{
-            .{ "architecture", @tagName(hp.arch) },  .{ "name", self.name },
-            .{ "n_vocab", hp.n_vocab },              .{ "n_embd", hp.n_embd },
-            .{ "n_layer", hp.n_layer },              .{ "n_ff", hp.n_ff },
-            .{ "n_head", hp.n_head },                .{ "n_head_kv", hp.n_head_kv },
-            .{ "head_dim", hp.head_dim },            .{ "n_ctx", self.n_ctx },
-            .{ "n_ctx_train", hp.n_ctx_train },      .{ "n_batch", self.n_batch },
-            .{ "kv_type", @tagName(self.kv_type) },  .{ "norm_eps", hp.norm_eps },
-            .{ "rope_dims", hp.n_rot },              .{ "rope_freq_base", hp.rope_freq_base },
+            .{ "architecture", @tagName(hp.arch) },     .{ "name", self.name },
+            .{ "n_vocab", hp.n_vocab },                 .{ "n_embd", hp.n_embd },
+            .{ "n_layer", hp.n_layer },                 .{ "n_ff", hp.n_ff },
+            .{ "n_head", hp.n_head },                   .{ "n_head_kv", hp.n_head_kv },
+            .{ "head_dim", hp.head_dim },               .{ "n_ctx", self.n_ctx },
+            .{ "n_ctx_train", hp.n_ctx_train },         .{ "n_batch", self.n_batch },
+            .{ "kv_type", @tagName(self.kv_type) },     .{ "norm_eps", hp.norm_eps },
+            .{ "rope_dims", hp.n_rot },                 .{ "rope_freq_base", hp.rope_freq_base },
             .{ "rope_freq_scale", hp.rope_freq_scale },
         }) |kv| {
             try jw.objectField(kv[0]);
