@@ -118,6 +118,64 @@ export type pi5_stop_reason = (typeof pi5_stop_reason)[keyof typeof pi5_stop_rea
 /** Member name of a pi5_stop_reason value (undefined for unknown values). */
 export const pi5_stop_reason_names: Readonly<Record<number, keyof typeof pi5_stop_reason>> = Object.freeze(Object.fromEntries(Object.entries(pi5_stop_reason).map(([k, v]) => [v, k]))) as Record<number, keyof typeof pi5_stop_reason>;
 
+/** Where the planner puts nodes. */
+export const pi5_graph_policy = {
+  /** Every node with a GPU kernel on the GPU when the runtime has a device, else the CPU. */
+  PI5_GRAPH_POLICY_AUTO: 0,
+  /** Every node on the CPU. */
+  PI5_GRAPH_POLICY_CPU: 1,
+  /** Nodes of layers < n_gpu_layers on the GPU; layer-less nodes only when all layers are. */
+  PI5_GRAPH_POLICY_GPU_LAYERS: 2,
+  /** Layers in order on the GPU while their weights fit in gpu_budget_bytes. */
+  PI5_GRAPH_POLICY_GPU_BUDGET: 3,
+} as const;
+export type pi5_graph_policy = (typeof pi5_graph_policy)[keyof typeof pi5_graph_policy];
+/** Member name of a pi5_graph_policy value (undefined for unknown values). */
+export const pi5_graph_policy_names: Readonly<Record<number, keyof typeof pi5_graph_policy>> = Object.freeze(Object.fromEntries(Object.entries(pi5_graph_policy).map(([k, v]) => [v, k]))) as Record<number, keyof typeof pi5_graph_policy>;
+
+/**
+ * Ops of pi5_graph_op (a pi5_graph_op_kind value): src[0..2] are tensor ids (-1 = unused), params[0..3] floats.
+ *   GET_ROWS    src: weight [n_embd, n_rows] (any type), ids I32 [1, T]        -> F32 [n_embd, T]
+ *   MUL_MAT     src: weight [n_in, n_out] (any type), x F32 [n_in, T]         -> [n_out, T]
+ *   RMS_NORM    src: x; params: eps
+ *   LAYER_NORM  src: x, weight or -1, bias or -1; params: eps
+ *   ADD, MUL    src: a, b (b: a's shape, or one row of a.ne[0] broadcast)
+ *   SCALE       src: x; params: factor
+ *   SILU, GELU  src: x (GELU: tanh approximation)
+ *   SWIGLU      src: gate, up -> silu(gate) * up
+ *   SOFTMAX     src: x; params: scale, causal (0/1; row r of token t sees columns 0..pos+t)
+ *   ROPE        src: x [head_dim, n_head, T]; params: n_rot, mode (0 normal, 2 neox), freq_base, freq_scale
+ *   KV_STORE    src: cache (a state [head_dim, n_head_kv, n_ctx]), rows F32 [n_head_kv*head_dim, T];
+ *               writes rows at pos .. pos+n_tokens-1; returns the cache after the write
+ *   ATTENTION   src: q [head_dim, n_head, T], k cache, v cache (KV_STORE results);
+ *               params: n_head_kv, scale (0 = 1/sqrt(head_dim)); causal over 0..pos+t
+ *   CPY         src: x; params: ggml type of the copy (0 F32, 1 F16)
+ *   LAST_ROW    src: x [ne0, T] -> [ne0, 1], row n_tokens-1
+ *   POSITIONS   no src -> I32 [1, T] = pos .. pos+n_tokens-1 (one per graph)
+ */
+export const pi5_graph_op_kind = {
+  PI5_GRAPH_OP_GET_ROWS: 1,
+  PI5_GRAPH_OP_MUL_MAT: 2,
+  PI5_GRAPH_OP_RMS_NORM: 3,
+  PI5_GRAPH_OP_LAYER_NORM: 4,
+  PI5_GRAPH_OP_ADD: 5,
+  PI5_GRAPH_OP_MUL: 6,
+  PI5_GRAPH_OP_SCALE: 7,
+  PI5_GRAPH_OP_SILU: 8,
+  PI5_GRAPH_OP_GELU: 9,
+  PI5_GRAPH_OP_SWIGLU: 10,
+  PI5_GRAPH_OP_SOFTMAX: 11,
+  PI5_GRAPH_OP_ROPE: 12,
+  PI5_GRAPH_OP_KV_STORE: 13,
+  PI5_GRAPH_OP_ATTENTION: 14,
+  PI5_GRAPH_OP_CPY: 15,
+  PI5_GRAPH_OP_LAST_ROW: 16,
+  PI5_GRAPH_OP_POSITIONS: 17,
+} as const;
+export type pi5_graph_op_kind = (typeof pi5_graph_op_kind)[keyof typeof pi5_graph_op_kind];
+/** Member name of a pi5_graph_op_kind value (undefined for unknown values). */
+export const pi5_graph_op_kind_names: Readonly<Record<number, keyof typeof pi5_graph_op_kind>> = Object.freeze(Object.fromEntries(Object.entries(pi5_graph_op_kind).map(([k, v]) => [v, k]))) as Record<number, keyof typeof pi5_graph_op_kind>;
+
 // ---- structs (TypeScript view of the koffi objects)
 /** Options of pi5_create_runtime_ex. Start from pi5_runtime_default_options(). */
 export interface pi5_runtime_options {
@@ -201,6 +259,24 @@ export interface pi5_generate_result {
   stop_reason: pi5_stop_reason;
 }
 
+/** Options of pi5_graph_create. Start from pi5_graph_default_options(). */
+export interface pi5_graph_options {
+  /** sizeof(pi5_graph_options) as the caller compiled it (set by the default function). */
+  struct_size: number;
+  /** A pi5_graph_policy value. */
+  policy: number;
+  /** For PI5_GRAPH_POLICY_GPU_LAYERS. */
+  n_gpu_layers: number;
+  /** Most tokens of one step (>= 1). */
+  max_tokens: number;
+  /** For PI5_GRAPH_POLICY_GPU_BUDGET: bytes of weights allowed on the GPU. */
+  gpu_budget_bytes: number | bigint;
+  /** 1: record per-node times (GPU timestamps, CPU timers) for pi5_graph_profile_json. */
+  profile: number;
+  /** Must be 0. */
+  reserved: number;
+}
+
 // ---- callbacks (signatures for koffi.register)
 /**
  * Receives log messages. `message` is valid only during the call. Called on the thread that
@@ -219,7 +295,7 @@ export type pi5_progress_callback = (progress: number, user_data: unknown) => nu
  * (valid only during the call). Return 0 to continue, nonzero to stop (pi5_generate then
  * returns PI5_ERR_ABORTED). Called on the generating thread.
  */
-export type pi5_token_callback = (token: number, piece: string | null, piece_len: number, user_data: unknown) => number;
+export type pi5_token_callback = (token: number, piece: unknown, piece_len: number, user_data: unknown) => number;
 
 // ---- koffi types (anonymous, so that loading this module twice never clashes)
 function makeTypes() {
@@ -231,6 +307,9 @@ function makeTypes() {
   T.pi5_runtime = koffi.opaque();
   T.pi5_kv_type = "int32_t";
   T.pi5_stop_reason = "int32_t";
+  T.pi5_graph = koffi.opaque();
+  T.pi5_graph_policy = "int32_t";
+  T.pi5_graph_op_kind = "int32_t";
   T.pi5_log_callback = koffi.proto("void", ["int32_t", "const char *", "void *"]);
   T.pi5_runtime_options = koffi.struct({
     struct_size: "uint32_t",
@@ -267,7 +346,7 @@ function makeTypes() {
     penalty_last_n: "int32_t",
     seed: "uint64_t",
   });
-  T.pi5_token_callback = koffi.proto("int32_t", ["int32_t", "const char *", "size_t", "void *"]);
+  T.pi5_token_callback = koffi.proto("int32_t", ["int32_t", koffi.pointer("uint8_t"), "size_t", "void *"]);
   T.pi5_generate_options = koffi.struct({
     struct_size: "uint32_t",
     max_tokens: "int32_t",
@@ -285,6 +364,15 @@ function makeTypes() {
     generate_ms: "double",
     stop_reason: T.pi5_stop_reason,
   });
+  T.pi5_graph_options = koffi.struct({
+    struct_size: "uint32_t",
+    policy: "int32_t",
+    n_gpu_layers: "uint32_t",
+    max_tokens: "uint32_t",
+    gpu_budget_bytes: "uint64_t",
+    profile: "int32_t",
+    reserved: "int32_t",
+  });
   return T as Record<string, any>;
 }
 
@@ -300,12 +388,13 @@ export interface Pi5Native {
   pi5_runtime_default_options: NativeFunction<[], pi5_runtime_options>;
   /**
    * Creates a runtime with default options. Returns NULL on failure (the reason goes to stderr
-   * at warn level). Destroy with pi5_destroy_runtime. Thread-safe.
+   * at warn level and to pi5_last_error(NULL)). Destroy with pi5_destroy_runtime. Thread-safe.
    */
   pi5_create_runtime: NativeFunction<[], Pi5Handle<'pi5_runtime'> | null>;
   /**
    * Creates a runtime. `options` may be NULL (defaults). On success *out_runtime owns the new
-   * runtime; on failure it is set to NULL and the reason goes to the log callback.
+   * runtime; on failure it is set to NULL and the reason goes to the log callback and to
+   * pi5_last_error(NULL) (naming the offending field for invalid options).
    * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT (NULL out_runtime, bad struct_size or enum value),
    * PI5_ERR_NO_DEVICE (Vulkan forced but unusable), PI5_ERR_OUT_OF_MEMORY. Thread-safe.
    */
@@ -316,7 +405,8 @@ export interface Pi5Native {
   pi5_runtime_backend: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null], pi5_backend>;
   /**
    * The message of the last failed call on `rt` ("" if none). Owned by the runtime; valid until
-   * the next call on it. Returns "" for NULL.
+   * the next call on it. With NULL: why the calling thread's last pi5_create_runtime[_ex] failed
+   * ("" if it succeeded), thread-local storage valid until that thread creates again.
    */
   pi5_last_error: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null], string>;
   /**
@@ -410,6 +500,82 @@ export interface Pi5Native {
    * PI5_ERR_BUFFER_TOO_SMALL, device errors.
    */
   pi5_generate: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, prompt: string | null, options: Partial<pi5_generate_options> | null, out: Uint8Array | Buffer | null, out_size: number | bigint, out_len: BigUint64Array | Buffer | null, result: Partial<pi5_generate_result>], pi5_status>;
+  /** Defaults: policy AUTO, max_tokens 1, no profiling. Thread-safe. */
+  pi5_graph_default_options: NativeFunction<[], pi5_graph_options>;
+  /**
+   * Creates an empty graph on `rt` (options NULL = defaults). *out_graph is NULL on failure.
+   * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT (NULL rt/out, bad struct_size or policy, max_tokens 0),
+   * PI5_ERR_OUT_OF_MEMORY. Destroy with pi5_graph_destroy before destroying rt.
+   */
+  pi5_graph_create: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, options: Partial<pi5_graph_options> | null, out_graph: [Pi5Handle<'pi5_graph'> | null]], pi5_status>;
+  /** Destroys a graph and everything it planned; NULL is a no-op. */
+  pi5_graph_destroy: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null], void>;
+  /**
+   * Declares a per-token input [row_len, max_tokens] of type F32 (0) or I32 (26; row_len 1 for
+   * token ids). `name` may be NULL (copied). *out_id is -1 on failure.
+   * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT (bad type, planned graph), PI5_ERR_OUT_OF_MEMORY.
+   */
+  pi5_graph_input: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null, name: string | null, ggml_type: number, row_len: number | bigint, out_id: Int32Array | Buffer | null], pi5_status>;
+  /**
+   * Declares a weight of any ggml type and shape ne[4]; `size` bytes of `data` (exactly the
+   * tensor's bytes) are copied, the caller keeps its memory. *out_id is -1 on failure.
+   * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT (size or shape does not fit the type), PI5_ERR_OUT_OF_MEMORY.
+   */
+  pi5_graph_weight: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null, name: string | null, ggml_type: number, ne: BigUint64Array | Buffer | number[] | null, data: unknown, size: number | bigint, out_id: Int32Array | Buffer | null], pi5_status>;
+  /**
+   * Declares persistent state (a KV cache [head_dim, n_head_kv, n_ctx]) of F32 or F16, zeroed when
+   * the graph is planned and kept across steps. *out_id is -1 on failure.
+   */
+  pi5_graph_state: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null, name: string | null, ggml_type: number, ne: BigUint64Array | Buffer | number[] | null, out_id: Int32Array | Buffer | null], pi5_status>;
+  /**
+   * Adds a node (see pi5_graph_op_kind for src and params per op). `src` may be NULL (all -1),
+   * `params` may be NULL (all 0). *out_id is the new tensor, -1 on failure.
+   * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT (unknown op, bad id, shapes or types that do not fit:
+   * pi5_last_error says which), PI5_ERR_OUT_OF_MEMORY.
+   */
+  pi5_graph_op: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null, op: number, src: Int32Array | Buffer | number[] | null, params: Float32Array | Buffer | number[] | null, out_id: Int32Array | Buffer | null], pi5_status>;
+  /**
+   * A free view of `src` with shape ne[4]: a reshape (offset 0, same element count; a token
+   * tensor keeps its token dim outermost) or, for a static tensor (weight, state), a contiguous
+   * slice starting at element `offset` (e.g. rows of a fused QKV weight). *out_id is -1 on failure.
+   */
+  pi5_graph_view: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null, src: number, ne: BigUint64Array | Buffer | number[] | null, offset: number | bigint, out_id: Int32Array | Buffer | null], pi5_status>;
+  /** Nodes added after this call belong to `layer` (-1: none), for PI5_GRAPH_POLICY_GPU_LAYERS/BUDGET. */
+  pi5_graph_set_layer: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null, layer: number], pi5_status>;
+  /** Marks `id` as an output: kept to the end of each step and readable with pi5_graph_read. */
+  pi5_graph_mark_output: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null, id: number], pi5_status>;
+  /**
+   * Plans the graph now (otherwise the first set_input/compute does): placement, memory, weight
+   * upload, GPU recording. Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT, PI5_ERR_UNSUPPORTED,
+   * PI5_ERR_OUT_OF_MEMORY, PI5_ERR_OUT_OF_DEVICE_MEMORY, device errors.
+   */
+  pi5_graph_plan: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null], pi5_status>;
+  /**
+   * Copies `size` bytes into input `id` for the next step: n_tokens whole rows of a per-token
+   * input. Plans the graph if needed. Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT (not an input,
+   * size not whole rows or too large), planning errors.
+   */
+  pi5_graph_set_input: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null, id: number, data: unknown, size: number | bigint], pi5_status>;
+  /**
+   * Runs one step of n_tokens (1..max_tokens) tokens at positions pos .. pos+n_tokens-1.
+   * Allocates nothing and records nothing after the plan. Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT,
+   * PI5_ERR_CONTEXT_FULL (pos+n_tokens past a KV cache), PI5_ERR_TIMEOUT, PI5_ERR_DEVICE_LOST, ...
+   */
+  pi5_graph_compute: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null, pos: number, n_tokens: number], pi5_status>;
+  /**
+   * Copies the last step's value of output (or input/state) `id` into `out`: n_tokens rows of a
+   * token tensor, else the whole tensor. *out_len (may be NULL) is always set to the bytes needed;
+   * PI5_ERR_BUFFER_TOO_SMALL when out_size is smaller. Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT
+   * (not an output, not computed yet), PI5_ERR_BUFFER_TOO_SMALL, device errors.
+   */
+  pi5_graph_read: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null, id: number, out: unknown, out_size: number | bigint, out_len: BigUint64Array | Buffer | null], pi5_status>;
+  /**
+   * The last step's profile as JSON (buffer convention): {"enabled":b,"nodes":[{"id","name","op",
+   * "backend","layer","ns"}...],"ops":[{"op","backend","count","ns"}...],"total_ns","segments",
+   * "transfers"}. Nodes are listed only with options.profile = 1. Returns PI5_OK,
+   * PI5_ERR_BUFFER_TOO_SMALL, PI5_ERR_INVALID_ARGUMENT (not planned).
+   */
+  pi5_graph_profile_json: NativeFunction<[graph: Pi5Handle<'pi5_graph'> | null, buf: Uint8Array | Buffer | null, buf_size: number | bigint, out_len: BigUint64Array | Buffer | null], pi5_status>;
 }
 
 /** Every function the header declares, in header order. */
@@ -447,6 +613,21 @@ export const PI5_FUNCTIONS = [
   "pi5_sampling_default_params",
   "pi5_generate_default_options",
   "pi5_generate",
+  "pi5_graph_default_options",
+  "pi5_graph_create",
+  "pi5_graph_destroy",
+  "pi5_graph_input",
+  "pi5_graph_weight",
+  "pi5_graph_state",
+  "pi5_graph_op",
+  "pi5_graph_view",
+  "pi5_graph_set_layer",
+  "pi5_graph_mark_output",
+  "pi5_graph_plan",
+  "pi5_graph_set_input",
+  "pi5_graph_compute",
+  "pi5_graph_read",
+  "pi5_graph_profile_json",
 ] as const;
 
 /** The koffi types of the header, created on first use. */
@@ -506,6 +687,21 @@ export function bindPi5(lib: koffi.IKoffiLib, onMissing: (name: string) => (...a
     pi5_sampling_default_params: bind("pi5_sampling_default_params", T.pi5_sampling_params, []),
     pi5_generate_default_options: bind("pi5_generate_default_options", T.pi5_generate_options, []),
     pi5_generate: bind("pi5_generate", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *", koffi.pointer(T.pi5_generate_options), koffi.pointer("char"), "size_t", koffi.pointer("size_t"), koffi.inout(koffi.pointer(T.pi5_generate_result))]),
+    pi5_graph_default_options: bind("pi5_graph_default_options", T.pi5_graph_options, []),
+    pi5_graph_create: bind("pi5_graph_create", T.pi5_status, [koffi.pointer(T.pi5_runtime), koffi.pointer(T.pi5_graph_options), koffi.out(koffi.pointer(koffi.pointer(T.pi5_graph)))]),
+    pi5_graph_destroy: bind("pi5_graph_destroy", "void", [koffi.pointer(T.pi5_graph)]),
+    pi5_graph_input: bind("pi5_graph_input", T.pi5_status, [koffi.pointer(T.pi5_graph), "const char *", "int32_t", "uint64_t", koffi.pointer("int32_t")]),
+    pi5_graph_weight: bind("pi5_graph_weight", T.pi5_status, [koffi.pointer(T.pi5_graph), "const char *", "int32_t", koffi.pointer("uint64_t"), "void *", "size_t", koffi.pointer("int32_t")]),
+    pi5_graph_state: bind("pi5_graph_state", T.pi5_status, [koffi.pointer(T.pi5_graph), "const char *", "int32_t", koffi.pointer("uint64_t"), koffi.pointer("int32_t")]),
+    pi5_graph_op: bind("pi5_graph_op", T.pi5_status, [koffi.pointer(T.pi5_graph), "int32_t", koffi.pointer("int32_t"), koffi.pointer("float"), koffi.pointer("int32_t")]),
+    pi5_graph_view: bind("pi5_graph_view", T.pi5_status, [koffi.pointer(T.pi5_graph), "int32_t", koffi.pointer("uint64_t"), "uint64_t", koffi.pointer("int32_t")]),
+    pi5_graph_set_layer: bind("pi5_graph_set_layer", T.pi5_status, [koffi.pointer(T.pi5_graph), "int32_t"]),
+    pi5_graph_mark_output: bind("pi5_graph_mark_output", T.pi5_status, [koffi.pointer(T.pi5_graph), "int32_t"]),
+    pi5_graph_plan: bind("pi5_graph_plan", T.pi5_status, [koffi.pointer(T.pi5_graph)]),
+    pi5_graph_set_input: bind("pi5_graph_set_input", T.pi5_status, [koffi.pointer(T.pi5_graph), "int32_t", "void *", "size_t"]),
+    pi5_graph_compute: bind("pi5_graph_compute", T.pi5_status, [koffi.pointer(T.pi5_graph), "uint32_t", "uint32_t"]),
+    pi5_graph_read: bind("pi5_graph_read", T.pi5_status, [koffi.pointer(T.pi5_graph), "int32_t", "void *", "size_t", koffi.pointer("size_t")]),
+    pi5_graph_profile_json: bind("pi5_graph_profile_json", T.pi5_status, [koffi.pointer(T.pi5_graph), koffi.pointer("char"), "size_t", koffi.pointer("size_t")]),
   } as Pi5Native;
   return { native, missing };
 }

@@ -31,6 +31,19 @@ export class Pi5DisposedError extends Error {
   }
 }
 
+/**
+ * Thrown by a synchronous call (tokenize, kv, ...) while a worker-thread call (load, eval,
+ * generate) runs on the same runtime: one runtime is used by one thread at a time. Await the
+ * running call (or finish iterating the generation) first.
+ */
+export class Pi5BusyError extends Error {
+  override name = 'Pi5BusyError';
+  readonly code = 'PI5_BUSY';
+  constructor(what: string, busyWith: string) {
+    super(`${what}: the runtime is busy with ${busyWith}; await it first`);
+  }
+}
+
 /** Thrown when libpi5_llm_rt.so cannot be found or loaded; `tried` lists every candidate. */
 export class Pi5LibraryError extends Error {
   override name = 'Pi5LibraryError';

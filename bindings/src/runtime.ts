@@ -3,7 +3,9 @@ import {
   pi5_backend, pi5_limits_profile, pi5_log_level, pi5_status, pi5Types,
   type Pi5Handle, type pi5_runtime_options,
 } from '../generated.js';
-import { Pi5DisposedError, Pi5Error } from './errors.js';
+import { Pi5BusyError, Pi5DisposedError, Pi5Error } from './errors.js';
+import { loadModelOn, type LoadModelOptions, type Model } from './model.js';
+import { createGraphOn, type Graph, type GraphOptions } from './graph.js';
 import { loadLibrary, native } from './native.js';
 
 export type BackendName = 'auto' | 'cpu' | 'vulkan';
@@ -64,12 +66,26 @@ function int(what: string, value: unknown, min: number, max: number): number | u
 }
 
 /** Native state of one runtime, shared with the finalizer (no reference back to the Runtime). */
-interface RuntimeState {
+export interface RuntimeState {
   handle: Pi5Handle<'pi5_runtime'> | null;
   logCallback: koffi.IKoffiRegisteredCallback | null;
+  /** dispose() was called (the handle may live on until a running native call returns). */
+  closed: boolean;
+  /** Name of the native call running on a worker thread, if any. */
+  busy: string | null;
+  /** Stops the running call at its next callback (generation, load progress). */
+  abortBusy: (() => void) | null;
+  /** Tail of the queue of worker-thread calls (one at a time per runtime). */
+  queue: Promise<unknown>;
+  /** Bumped on every model load: a Model object is valid while its serial matches. */
+  modelSerial: number;
+  /** Graph handles to destroy before the runtime. */
+  graphs: Set<{ destroy(): void }>;
 }
 
 function destroyState(state: RuntimeState): void {
+  for (const g of [...state.graphs]) g.destroy();
+  state.graphs.clear();
   if (state.handle) native().pi5_destroy_runtime(state.handle);
   state.handle = null;
   if (state.logCallback) koffi.unregister(state.logCallback);
@@ -113,7 +129,11 @@ function prepare(options: RuntimeOptions): Prepared {
     } catch { /* a throwing log handler must not unwind through native frames */ }
   }, koffi.pointer(pi5Types().pi5_log_callback));
   opts.log_callback = callback;
-  return { opts, state: { handle: null, logCallback: callback }, errors };
+  return {
+    opts,
+    state: { handle: null, logCallback: callback, closed: false, busy: null, abortBusy: null, queue: Promise.resolve(), modelSerial: 0, graphs: new Set() },
+    errors,
+  };
 }
 
 function finish(p: Prepared, status: number, handle: Pi5Handle<'pi5_runtime'> | null): Runtime {
@@ -183,13 +203,52 @@ export class Runtime {
   /** @internal The native handle; throws Pi5DisposedError after dispose(). */
   get handle(): Pi5Handle<'pi5_runtime'> {
     const h = this.#state.handle;
-    if (!h) throw new Pi5DisposedError('Runtime');
+    if (!h || this.#state.closed) throw new Pi5DisposedError('Runtime');
     return h;
+  }
+
+  /**
+   * @internal The handle for a synchronous call: throws Pi5BusyError while a worker-thread call
+   * (load, eval, generate) runs on this runtime, because one runtime is used by one thread at a time.
+   */
+  syncHandle(what: string): Pi5Handle<'pi5_runtime'> {
+    const h = this.handle;
+    if (this.#state.busy) throw new Pi5BusyError(what, this.#state.busy);
+    return h;
+  }
+
+  /** @internal Shared native state (model serial, busy flag) for objects this runtime owns. */
+  get state(): RuntimeState {
+    return this.#state;
+  }
+
+  /**
+   * @internal Runs `fn` when the runtime's earlier worker-thread calls have finished, with the
+   * runtime marked busy (synchronous calls throw meanwhile). `abort` stops it early when the
+   * runtime is disposed meanwhile.
+   */
+  exclusive<T>(what: string, abort: (() => void) | null, fn: (h: Pi5Handle<'pi5_runtime'>) => Promise<T>): Promise<T> {
+    const state = this.#state;
+    const run = async (): Promise<T> => {
+      const h = this.handle; // throws when disposed while queued
+      state.busy = what;
+      state.abortBusy = abort;
+      try {
+        return await fn(h);
+      } finally {
+        state.busy = null;
+        state.abortBusy = null;
+        if (state.closed && state.handle) destroyState(state); // dispose() came while we ran
+      }
+    };
+    const p = state.queue.then(run, run);
+    state.queue = p.catch(() => undefined);
+    return p;
   }
 
   /** Whether dispose() has run. */
   get disposed(): boolean {
-    return this.#state.handle === null;
+    return this.#state.handle === null || this.#state.closed;
   }
 
   /** The backend in effect: 'cpu' or 'vulkan' (never 'auto'). */
@@ -234,11 +293,34 @@ export class Runtime {
     throw new Pi5Error(status, `${what}: ${text}`, detail);
   }
 
-  /** Destroys the native runtime and everything it owns. Safe to call more than once. */
+  /**
+   * Loads a GGUF model on this runtime, off the JS thread. A runtime holds one model: loading
+   * another makes the previous Model object unusable (its calls throw Pi5DisposedError).
+   */
+  loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+    return loadModelOn(this, path, options);
+  }
+
+  /** Creates an empty compute graph on this runtime's backend (see Graph). */
+  createGraph(options: GraphOptions = {}): Graph {
+    return createGraphOn(this, options);
+  }
+
+  /**
+   * Destroys the native runtime and everything it owns (model, graphs). Safe to call more than
+   * once. While a worker-thread call runs (generation, load) it is asked to stop and the native
+   * runtime is destroyed when it returns.
+   */
   dispose(): void {
-    if (this.#state.handle === null) return;
+    const state = this.#state;
+    if (state.handle === null || state.closed) return;
+    state.closed = true;
     finalizer.unregister(this);
-    destroyState(this.#state);
+    if (state.busy) {
+      state.abortBusy?.();
+      return;
+    }
+    destroyState(state);
   }
 
   [Symbol.dispose](): void {

@@ -92,6 +92,56 @@ class pi5_stop_reason(enum.IntEnum):
     PI5_STOP_CONTEXT_FULL = 5
 
 
+# Where the planner puts nodes.
+class pi5_graph_policy(enum.IntEnum):
+    # Every node with a GPU kernel on the GPU when the runtime has a device, else the CPU.
+    PI5_GRAPH_POLICY_AUTO = 0
+    # Every node on the CPU.
+    PI5_GRAPH_POLICY_CPU = 1
+    # Nodes of layers < n_gpu_layers on the GPU; layer-less nodes only when all layers are.
+    PI5_GRAPH_POLICY_GPU_LAYERS = 2
+    # Layers in order on the GPU while their weights fit in gpu_budget_bytes.
+    PI5_GRAPH_POLICY_GPU_BUDGET = 3
+
+
+# Ops of pi5_graph_op (a pi5_graph_op_kind value): src[0..2] are tensor ids (-1 = unused), params[0..3] floats.
+#   GET_ROWS    src: weight [n_embd, n_rows] (any type), ids I32 [1, T]        -> F32 [n_embd, T]
+#   MUL_MAT     src: weight [n_in, n_out] (any type), x F32 [n_in, T]         -> [n_out, T]
+#   RMS_NORM    src: x; params: eps
+#   LAYER_NORM  src: x, weight or -1, bias or -1; params: eps
+#   ADD, MUL    src: a, b (b: a's shape, or one row of a.ne[0] broadcast)
+#   SCALE       src: x; params: factor
+#   SILU, GELU  src: x (GELU: tanh approximation)
+#   SWIGLU      src: gate, up -> silu(gate) * up
+#   SOFTMAX     src: x; params: scale, causal (0/1; row r of token t sees columns 0..pos+t)
+#   ROPE        src: x [head_dim, n_head, T]; params: n_rot, mode (0 normal, 2 neox), freq_base, freq_scale
+#   KV_STORE    src: cache (a state [head_dim, n_head_kv, n_ctx]), rows F32 [n_head_kv*head_dim, T];
+#               writes rows at pos .. pos+n_tokens-1; returns the cache after the write
+#   ATTENTION   src: q [head_dim, n_head, T], k cache, v cache (KV_STORE results);
+#               params: n_head_kv, scale (0 = 1/sqrt(head_dim)); causal over 0..pos+t
+#   CPY         src: x; params: ggml type of the copy (0 F32, 1 F16)
+#   LAST_ROW    src: x [ne0, T] -> [ne0, 1], row n_tokens-1
+#   POSITIONS   no src -> I32 [1, T] = pos .. pos+n_tokens-1 (one per graph)
+class pi5_graph_op_kind(enum.IntEnum):
+    PI5_GRAPH_OP_GET_ROWS = 1
+    PI5_GRAPH_OP_MUL_MAT = 2
+    PI5_GRAPH_OP_RMS_NORM = 3
+    PI5_GRAPH_OP_LAYER_NORM = 4
+    PI5_GRAPH_OP_ADD = 5
+    PI5_GRAPH_OP_MUL = 6
+    PI5_GRAPH_OP_SCALE = 7
+    PI5_GRAPH_OP_SILU = 8
+    PI5_GRAPH_OP_GELU = 9
+    PI5_GRAPH_OP_SWIGLU = 10
+    PI5_GRAPH_OP_SOFTMAX = 11
+    PI5_GRAPH_OP_ROPE = 12
+    PI5_GRAPH_OP_KV_STORE = 13
+    PI5_GRAPH_OP_ATTENTION = 14
+    PI5_GRAPH_OP_CPY = 15
+    PI5_GRAPH_OP_LAST_ROW = 16
+    PI5_GRAPH_OP_POSITIONS = 17
+
+
 # Receives log messages. `message` is valid only during the call. Called on the thread that
 # made the library call; must not call back into the same runtime.
 pi5_log_callback = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)
@@ -167,7 +217,7 @@ class pi5_sampling_params(ctypes.Structure):
 # Receives generated text as it is produced: `piece` holds piece_len bytes of complete UTF-8
 # (valid only during the call). Return 0 to continue, nonzero to stop (pi5_generate then
 # returns PI5_ERR_ABORTED). Called on the generating thread.
-pi5_token_callback = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p)
+pi5_token_callback = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 
 
 # Options of pi5_generate. Start from pi5_generate_default_options().
@@ -195,6 +245,26 @@ class pi5_generate_result(ctypes.Structure):
         ("prompt_ms", ctypes.c_double),
         ("generate_ms", ctypes.c_double),
         ("stop_reason", ctypes.c_int32),
+    ]
+
+
+# Options of pi5_graph_create. Start from pi5_graph_default_options().
+class pi5_graph_options(ctypes.Structure):
+    _fields_ = [
+        # sizeof(pi5_graph_options) as the caller compiled it (set by the default function).
+        ("struct_size", ctypes.c_uint32),
+        # A pi5_graph_policy value.
+        ("policy", ctypes.c_int32),
+        # For PI5_GRAPH_POLICY_GPU_LAYERS.
+        ("n_gpu_layers", ctypes.c_uint32),
+        # Most tokens of one step (>= 1).
+        ("max_tokens", ctypes.c_uint32),
+        # For PI5_GRAPH_POLICY_GPU_BUDGET: bytes of weights allowed on the GPU.
+        ("gpu_budget_bytes", ctypes.c_uint64),
+        # 1: record per-node times (GPU timestamps, CPU timers) for pi5_graph_profile_json.
+        ("profile", ctypes.c_int32),
+        # Must be 0.
+        ("reserved", ctypes.c_int32),
     ]
 
 
@@ -233,6 +303,21 @@ FUNCTIONS = {
     "pi5_sampling_default_params": (pi5_sampling_params, []),
     "pi5_generate_default_options": (pi5_generate_options, []),
     "pi5_generate": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(pi5_generate_options), ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(pi5_generate_result)]),
+    "pi5_graph_default_options": (pi5_graph_options, []),
+    "pi5_graph_create": (ctypes.c_int32, [ctypes.c_void_p, ctypes.POINTER(pi5_graph_options), ctypes.POINTER(ctypes.c_void_p)]),
+    "pi5_graph_destroy": (None, [ctypes.c_void_p]),
+    "pi5_graph_input": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32, ctypes.c_uint64, ctypes.POINTER(ctypes.c_int32)]),
+    "pi5_graph_weight": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_uint64), ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int32)]),
+    "pi5_graph_state": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_int32)]),
+    "pi5_graph_op": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_int32)]),
+    "pi5_graph_view": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint64, ctypes.POINTER(ctypes.c_int32)]),
+    "pi5_graph_set_layer": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32]),
+    "pi5_graph_mark_output": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32]),
+    "pi5_graph_plan": (ctypes.c_int32, [ctypes.c_void_p]),
+    "pi5_graph_set_input": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t]),
+    "pi5_graph_compute": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32]),
+    "pi5_graph_read": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "pi5_graph_profile_json": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
 }
 
 

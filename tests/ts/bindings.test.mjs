@@ -62,6 +62,19 @@ test('the parser handles the constructs the model API will bring', () => {
   assert.match(py, /"pi5x_infer": \(ctypes\.c_int32, \[ctypes\.c_void_p, ctypes\.POINTER\(ctypes\.c_int32\), ctypes\.c_size_t, ctypes\.POINTER\(ctypes\.c_float\)\]\)/);
 });
 
+test('a callback (const char *x, size_t x_len) byte range is bound as a pointer, not a C string', () => {
+  const header = readFileSync(HEADER, 'utf8').replace('#ifdef __cplusplus\n}', `
+typedef int32_t (*pi5x_bytes_cb)(const char *data, size_t data_len, const char *name, void *user_data);
+#ifdef __cplusplus
+}`);
+  const { ts, py } = generate(header);
+  assert.match(ts, /T\.pi5x_bytes_cb = koffi\.proto\("int32_t", \[koffi\.pointer\("uint8_t"\), "size_t", "const char \*", "void \*"\]\)/);
+  assert.match(ts, /export type pi5x_bytes_cb = \(data: unknown, data_len: number, name: string \| null, user_data: unknown\) => number;/);
+  assert.match(py, /pi5x_bytes_cb = ctypes\.CFUNCTYPE\(ctypes\.c_int32, ctypes\.c_void_p, ctypes\.c_size_t, ctypes\.c_char_p, ctypes\.c_void_p\)/);
+  // The real header's token callback is one.
+  assert.match(readFileSync(join(ROOT, 'bindings', 'generated.ts'), 'utf8'), /T\.pi5_token_callback = koffi\.proto\("int32_t", \["int32_t", koffi\.pointer\("uint8_t"\), "size_t", "void \*"\]\)/);
+});
+
 test('the parser fails loudly on declarations it cannot map', () => {
   const header = readFileSync(HEADER, 'utf8');
   const inject = (s) => header.replace('#ifdef __cplusplus\n}', `${s}\n#ifdef __cplusplus\n}`);
