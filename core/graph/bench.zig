@@ -113,6 +113,23 @@ fn bench(out: anytype, name: []const u8, m: *Model, ctx: ?*vk.Context, n_threads
         _ = try ex.readOutput(m.logits, std.mem.sliceAsBytes(&logits));
     }
     const decode_ns = timer.read() / n_decode;
+    if (std.posix.getenv("PI5_BENCH_PROFILE") != null) {
+        // Per-op times of one decode step and one prompt step (separate plan: profiling adds
+        // a barrier and timestamps around every node).
+        const pex = try exec.Exec.plan(a, &m.g, ctx, .{ .policy = if (ctx == null) .cpu else .auto, .n_threads = n_threads, .profile = true });
+        defer pex.deinit();
+        for ([_]u32{ max_tokens, 1 }) |nt| {
+            try pex.setInput(m.ids, std.mem.sliceAsBytes(toks[0..nt]));
+            try pex.compute(.{ .pos = if (nt == 1) max_tokens else 0, .n_tokens = nt });
+            const j = try pex.profileJson(a);
+            defer a.free(j);
+            const parsed = try std.json.parseFromSlice(std.json.Value, a, j, .{});
+            defer parsed.deinit();
+            try out.print("  profile {s} {d} token(s):", .{ name, nt });
+            for (parsed.value.object.get("ops").?.array.items) |o| try out.print(" {s}/{s} x{d} {d:.2}ms;", .{ o.object.get("op").?.string, o.object.get("backend").?.string, o.object.get("count").?.integer, @as(f64, @floatFromInt(o.object.get("ns").?.integer)) / 1e6 });
+            try out.print("\n", .{});
+        }
+    }
     const steps = n_prompt_runs + n_decode;
     try out.print("{s:<4} prompt {d:>8.1} tok/s ({d:.2} ms / {d} tokens)   decode {d:>7.3} ms/token   " ++
         "per step: host allocs {d}, recordings {d}, submits {d:.1} (decode {d:.1}), transfers {d}, segments {d}  " ++
