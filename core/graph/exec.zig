@@ -13,6 +13,14 @@
 //! download before a CPU segment). The step runs the nodes in build order: one submit per GPU
 //! segment, CPU nodes on the caller and the pool.
 //!
+//! Variants: every GPU segment is recorded once per token bucket (1, max_tokens and
+//! Options.token_buckets), all over the same weights, states and pools; compute() replays the
+//! smallest bucket ≥ n_tokens (decode: mat-vec kernels over one row; prompts: tiled kernels).
+//!
+//! Transfers: on UMA devices inputs/outputs are copied through the mapping (memcpy, no submit).
+//! Otherwise (or Options.force_staging) the Exec owns host-visible staging regions and the
+//! copies (and the step params) are recorded into the segments' command buffers.
+//!
 //! Allocation: intermediates get offsets from lifetime intervals (first-fit, reused) in one
 //! arena per backend sized at plan time; on the GPU the arena is split into several buffers
 //! when it would pass maxStorageBufferRange, and offsets are aligned to
