@@ -87,6 +87,13 @@ pub fn build(b: *std.Build) void {
     if (b.args) |args| run_cli.addArgs(args);
     b.step("run", "Run the native CLI (zig build run -- --prompt ...)").dependOn(&run_cli.step);
 
+    // ---- graph benchmark: llama-shaped graph, CPU and GPU (core/graph/bench.zig) ----
+    const bench_exe = b.addExecutable(.{ .name = "graph-bench", .root_source_file = b.path("core/graph/bench.zig"), .target = target, .optimize = optimize, .link_libc = true });
+    bench_exe.root_module.addImport("pi5", pi5);
+    const run_bench = b.addRunArtifact(bench_exe);
+    if (b.args) |args| run_bench.addArgs(args);
+    b.step("bench", "Run the graph benchmark (decode ms/token, prompt tok/s, per-step allocations)").dependOn(&run_bench.step);
+
     // ---- tests: the whole core, run twice (default limits, then the Pi 5 profile) ----
     const unit = b.addTest(.{
         .name = "core-tests",

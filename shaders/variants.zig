@@ -96,4 +96,7 @@ pub const variants = [_]Variant{
     .{ .name = "mul_mat_q4_k", .src = "mul_mat.comp", .defines = &.{"DQ_Q4_K"} },
     .{ .name = "mul_mat_q5_k", .src = "mul_mat.comp", .defines = &.{"DQ_Q5_K"} },
     .{ .name = "mul_mat_q6_k", .src = "mul_mat.comp", .defines = &.{"DQ_Q6_K"} },
+    // Per-step row helpers reading StepParams (core/kernels/ops.zig lastRow / positions).
+    .{ .name = "last_row_f32", .src = "step_rows.comp", .defines = &.{"LAST_ROW"} },
+    .{ .name = "positions_i32", .src = "step_rows.comp", .defines = &.{"POSITIONS"} },
 };

@@ -13,6 +13,14 @@
 //! download before a CPU segment). The step runs the nodes in build order: one submit per GPU
 //! segment, CPU nodes on the caller and the pool.
 //!
+//! Variants: every GPU segment is recorded once per token bucket (1, max_tokens and
+//! Options.token_buckets), all over the same weights, states and pools; compute() replays the
+//! smallest bucket ≥ n_tokens (decode: mat-vec kernels over one row; prompts: tiled kernels).
+//!
+//! Transfers: on UMA devices inputs/outputs are copied through the mapping (memcpy, no submit).
+//! Otherwise (or Options.force_staging) the Exec owns host-visible staging regions and the
+//! copies (and the step params) are recorded into the segments' command buffers.
+//!
 //! Allocation: intermediates get offsets from lifetime intervals (first-fit, reused) in one
 //! arena per backend sized at plan time; on the GPU the arena is split into several buffers
 //! when it would pass maxStorageBufferRange, and offsets are aligned to
@@ -55,6 +63,16 @@ pub const Options = struct {
     n_threads: u32 = 0,
     /// Cap on one GPU pool buffer (tests force several pools); null = maxStorageBufferRange.
     max_pool_bytes: ?u64 = null,
+    /// Token counts to record GPU variants for besides 1 and max_tokens (always recorded). A step
+    /// of n tokens replays the smallest variant ≥ n, so decode (1 token) runs the mat-vec kernels
+    /// and every op over one row, prompts the tiled kernels; all variants share the weights,
+    /// states (KV caches) and pools of the Exec.
+    token_buckets: []const u32 = &.{},
+    /// Record host↔device copies of inputs / outputs / step params into the segments' command
+    /// buffers through Exec-owned staging regions even on UMA devices (tests of the discrete-GPU
+    /// path). Devices whose memory is not host-mapped always do; UMA devices otherwise copy
+    /// through the mapping (memcpy, no submit).
+    force_staging: bool = false,
 };
 
 pub const Step = struct {
@@ -78,7 +96,13 @@ pub const Stats = struct {
     cpu_pool_bytes: u64 = 0,
     gpu_pool_bytes: u64 = 0,
     gpu_weight_bytes: u64 = 0,
+    /// Persistent states (KV caches) on the GPU.
+    gpu_state_bytes: u64 = 0,
+    /// Host-visible staging regions (staged transfers only).
+    gpu_staging_bytes: u64 = 0,
     gpu_pool_buffers: u32 = 0,
+    /// Recorded token-count variants of every GPU segment (see Options.token_buckets).
+    variants: u32 = 0,
     /// Nodes the policy wanted on the GPU that have no GPU kernel on this device.
     fallbacks: u32 = 0,
     n_segments: u32 = 0,
@@ -129,7 +153,11 @@ const Segment = struct {
     nodes: []Id,
     /// Roots to copy to this segment's backend before it runs.
     pulls: []Id,
-    seq: ?vk.Sequence = null,
+    /// GPU segments, staged transfers: GPU roots copied to their staging regions at the end
+    /// (read by the next CPU segment, or outputs after the last GPU segment).
+    pushes: []Id = &.{},
+    /// One recorded command buffer per token bucket (Exec.buckets), GPU segments only.
+    seqs: []vk.Sequence = &.{},
     /// Index of the timestamp before each node (profile), n+1 entries.
     n_ts: u32 = 0,
 };
@@ -155,6 +183,15 @@ pub const Exec = struct {
     matmul_scratch: []u8,
     positions: []i32,
     pool: ?*pool_mod.Pool,
+    /// Token counts with a recorded variant, ascending; the last is max_tokens.
+    buckets: []u32 = &.{},
+    /// The bucket being recorded (token dims of GPU views).
+    rec_tokens: u32 = 1,
+    /// Staged transfers: one host-visible buffer of regions (step params, then per root).
+    staging: ?vk.Buffer = null,
+    stage_up: []u64 = &.{},
+    stage_down: []u64 = &.{},
+    stage_params: u64 = 0,
     stats: Stats = .{},
     prof: []NodeProfile,
     n_prof: usize = 0,
@@ -200,6 +237,7 @@ pub const Exec = struct {
         self.positions = try alloc.alloc(i32, g.max_tokens);
         self.prof = try alloc.alloc(NodeProfile, n);
 
+        try self.makeBuckets();
         try self.checkComplete();
         try self.placeNodes();
         try self.buildSegments();
@@ -225,12 +263,18 @@ pub const Exec = struct {
             a.destroy(p);
         }
         for (self.segments) |*s| {
-            if (s.seq) |*q| q.deinit();
+            for (s.seqs) |*q| q.deinit();
+            a.free(s.seqs);
             a.free(s.nodes);
             a.free(s.pulls);
+            a.free(s.pushes);
         }
         a.free(self.segments);
+        a.free(self.buckets);
+        a.free(self.stage_up);
+        a.free(self.stage_down);
         if (self.ctx) |ctx| {
+            if (self.staging) |*b| ctx.mem.destroyBuffer(b);
             for (self.gpu_pools) |*b| ctx.mem.destroyBuffer(b);
             for (self.gpu_own.items) |b| {
                 ctx.mem.destroyBuffer(b);
@@ -261,6 +305,30 @@ pub const Exec = struct {
         return t.op != .none and t.op != .view;
     }
 
+    fn makeBuckets(self: *Exec) Error!void {
+        const mt = self.g.max_tokens;
+        var list = std.ArrayList(u32).init(self.alloc);
+        defer list.deinit();
+        try list.append(1);
+        for (self.opts.token_buckets) |b| if (b > 1 and b < mt) try list.append(b);
+        try list.append(mt);
+        std.mem.sort(u32, list.items, {}, std.sort.asc(u32));
+        var n: usize = 0;
+        for (list.items) |b| {
+            if (n > 0 and list.items[n - 1] == b) continue;
+            list.items[n] = b;
+            n += 1;
+        }
+        list.shrinkRetainingCapacity(n);
+        self.buckets = try list.toOwnedSlice();
+    }
+
+    /// Index of the variant a step of n tokens replays: the smallest bucket ≥ n.
+    fn bucketOf(self: *const Exec, n: u32) usize {
+        for (self.buckets, 0..) |b, i| if (b >= n) return i;
+        return self.buckets.len - 1;
+    }
+
     fn checkComplete(self: *Exec) Error!void {
         for (self.g.tensors.items) |t| if (t.kind == .weight and t.op == .none and t.data == null) return error.InvalidArgument;
     }
@@ -286,9 +354,9 @@ pub const Exec = struct {
             },
             .get_rows, .mul_mat => kmat.supportsType(self.g.get(t.src[0].?).type),
             .rms_norm, .layer_norm, .scale, .silu, .gelu, .swiglu, .cpy => true,
-            // The GPU's causal period is head-major; the graph's is token-major: only one
-            // row per token maps directly.
-            .softmax => !t.params.softmax.causal or t.perToken() == t.ne[0],
+            // Causal rows are grouped per token: the kernel's rows_per_token.
+            .softmax => true,
+            .last_row, .positions => true,
             .rope => true,
             .kv_store => t.type == .f32 or (t.ne[0] * t.ne[1]) % 2 == 0,
             .attention => blk: {
@@ -324,18 +392,41 @@ pub const Exec = struct {
                 layerless_gpu = nl >= n_layers and (nl > 0 or n_layers == 0);
             },
             .gpu_budget => |budget| {
-                // Weight bytes each layer's nodes read (index n_layers: layer-less nodes).
+                // Device bytes each layer's nodes need (index n_layers: layer-less nodes):
+                // the weights they read and the states (KV caches) they write; plus the pools,
+                // charged up front as the largest layer's intermediates (pools are reused from
+                // layer to layer) and the layer-less intermediates with the layer-less nodes.
                 const bytes = try self.alloc.alloc(u64, n_layers + 1);
                 defer self.alloc.free(bytes);
                 @memset(bytes, 0);
-                for (items) |t| {
+                const act = try self.alloc.alloc(u64, n_layers + 1);
+                defer self.alloc.free(act);
+                @memset(act, 0);
+                const counted = try self.alloc.alloc(bool, items.len);
+                defer self.alloc.free(counted);
+                @memset(counted, false);
+                for (items, 0..) |t, i| {
                     if (!isCompute(&t)) continue;
+                    const slot = t.layer orelse n_layers;
                     for (t.src) |s| if (s) |sid| {
                         const st = g.get(sid);
-                        if (st.kind == .weight) bytes[t.layer orelse n_layers] += st.nBytes();
+                        if (st.kind == .weight and !counted[sid]) {
+                            counted[sid] = true;
+                            bytes[slot] += st.nBytes();
+                        }
                     };
+                    if (t.op == .kv_store) {
+                        const r = g.root(t.src[0].?).id;
+                        if (!counted[r]) {
+                            counted[r] = true;
+                            bytes[slot] += g.get(r).nBytes();
+                        }
+                    } else if (g.root(@intCast(i)).id == i) act[slot] += t.nBytes();
                 }
-                var used: u64 = 0;
+                var reserve: u64 = 0;
+                for (act[0..n_layers]) |b| reserve = @max(reserve, b);
+                bytes[n_layers] += act[n_layers];
+                var used: u64 = reserve;
                 gpu_layers = 0;
                 while (gpu_layers < n_layers and used + bytes[gpu_layers] <= budget) : (gpu_layers += 1) used += bytes[gpu_layers];
                 layerless_gpu = used + bytes[n_layers] <= budget;
@@ -389,6 +480,7 @@ pub const Exec = struct {
         errdefer for (segs.items) |s| {
             self.alloc.free(s.nodes);
             self.alloc.free(s.pulls);
+            self.alloc.free(s.pushes);
         };
         var nodes = std.ArrayList(Id).init(self.alloc);
         defer nodes.deinit();
@@ -422,6 +514,35 @@ pub const Exec = struct {
                 };
             }
             s.pulls = try pulls.toOwnedSlice();
+        }
+        // Pushes (staged transfers): a GPU root a CPU segment pulls is copied out at the end of
+        // the last GPU segment before it; GPU outputs at the end of the last GPU segment.
+        var pushes = std.ArrayList(Id).init(self.alloc);
+        defer pushes.deinit();
+        for (segs.items, 0..) |*s, si| {
+            if (s.backend != .gpu) continue;
+            pushes.clearRetainingCapacity();
+            @memset(seen, false);
+            var next_gpu: ?usize = null;
+            for (segs.items[si + 1 ..], si + 1..) |*o, oi| if (o.backend == .gpu) {
+                next_gpu = oi;
+                break;
+            };
+            const stop = next_gpu orelse segs.items.len;
+            for (segs.items[si + 1 .. stop]) |*c| for (c.pulls) |r| {
+                if (self.home[r] == .gpu and !seen[r]) {
+                    seen[r] = true;
+                    try pushes.append(r);
+                }
+            };
+            if (next_gpu == null) for (g.tensors.items, 0..) |t, i| if (t.output) {
+                const r = g.root(@intCast(i)).id;
+                if (self.home[r] == .gpu and g.get(r).kind != .weight and !seen[r]) {
+                    seen[r] = true;
+                    try pushes.append(r);
+                }
+            };
+            s.pushes = try pushes.toOwnedSlice();
         }
         self.segments = try segs.toOwnedSlice();
         self.stats.n_segments = @intCast(self.segments.len);
@@ -576,6 +697,7 @@ pub const Exec = struct {
         for (list.items) |it| {
             if (self.g.get(it.id).kind == .state) {
                 self.gpu_loc[it.id] = .{ .buf = try self.ownBuffer(it.size, null), .offset = 0 };
+                self.stats.gpu_state_bytes += it.size;
             } else try shared.append(it);
         }
         const alignment = @max(r.min_storage_buffer_offset_alignment, 16);
@@ -615,6 +737,64 @@ pub const Exec = struct {
                 self.stats.gpu_weight_bytes += bytes.len;
             };
         }
+        if (self.opts.force_staging or !ctx.mem.device_mapped) try self.allocStaging();
+    }
+
+    /// Staging regions of staged transfers: the step params, then one region per root copied
+    /// in (a GPU segment's pulls) and one per root copied out (pushes), max_tokens bytes each.
+    fn allocStaging(self: *Exec) Error!void {
+        const ctx = self.ctx.?;
+        const n = self.g.len();
+        self.stage_up = try self.alloc.alloc(u64, n);
+        @memset(self.stage_up, none);
+        self.stage_down = try self.alloc.alloc(u64, n);
+        @memset(self.stage_down, none);
+        var off: u64 = 16; // StepParams at 0
+        for (self.segments) |s| {
+            if (s.backend != .gpu) continue;
+            for (s.pulls) |r| if (self.stage_up[r] == none) {
+                self.stage_up[r] = off;
+                off = std.mem.alignForward(u64, off + self.rootBytes(r), 16);
+            };
+            for (s.pushes) |r| if (self.stage_down[r] == none) {
+                self.stage_down[r] = off;
+                off = std.mem.alignForward(u64, off + self.rootBytes(r), 16);
+            };
+        }
+        const r = &ctx.report;
+        if (off > @min(r.max_buffer_size, ctx.mem.block_bytes)) return error.Unsupported;
+        self.staging = ctx.mem.createHostBuffer(off) catch |e| {
+            // No host-visible memory: fall back to the allocator's staged upload/download.
+            ctx.log.warn("graph: no staging memory ({s}); transfers submit separately", .{@errorName(e)});
+            self.alloc.free(self.stage_up);
+            self.alloc.free(self.stage_down);
+            self.stage_up = &.{};
+            self.stage_down = &.{};
+            return;
+        };
+        if (self.staging.?.chunks.len != 1 or self.staging.?.chunks[0].mapped == null) return error.Unsupported;
+        self.stats.gpu_staging_bytes = off;
+    }
+
+    fn stageHost(self: *Exec, off: u64, len: usize) []u8 {
+        return self.staging.?.chunks[0].mapped.?[@intCast(off)..][0..len];
+    }
+
+    /// Bytes of root r's rows in a step of n tokens (the whole tensor when static).
+    fn stepBytes(self: *const Exec, r: Id, n_tokens: u32) usize {
+        const t = self.g.get(r);
+        return @intCast(if (t.tok != null) t.type.rowBytes(t.perToken()).? * n_tokens else t.nBytes());
+    }
+
+    /// Records a buffer copy (both ranges within one chunk each).
+    fn recCopy(self: *Exec, seq: *vk.Sequence, src: *const vk.Buffer, src_off: u64, dst: *const vk.Buffer, dst_off: u64, size: u64) Error!void {
+        if (size == 0) return;
+        const ctx = self.ctx.?;
+        const a = src.locate(src_off);
+        const b = dst.locate(dst_off);
+        if (a.offset + size > src.chunks[a.chunk].size_bytes or b.offset + size > dst.chunks[b.chunk].size_bytes) return error.Unsupported;
+        const region = vk.c.VkBufferCopy{ .srcOffset = a.offset, .dstOffset = b.offset, .size = size };
+        ctx.d.vkCmdCopyBuffer(seq.cmd, src.chunks[a.chunk].handle, dst.chunks[b.chunk].handle, 1, &region);
     }
 
     fn ownBuffer(self: *Exec, size: u64, unit: ?u64) Error!*vk.Buffer {
@@ -680,7 +860,10 @@ pub const Exec = struct {
         const t = self.g.get(id);
         const loc = self.gpu_loc[if (root.kind == .weight) id else rr.id].?;
         const extra = if (root.kind == .weight) 0 else byteOffset(root, rr.offset);
-        return .{ .buf = loc.buf, .offset = loc.offset + extra, .type = t.type, .ne = t.ne };
+        var ne = t.ne;
+        // The variant being recorded sees rec_tokens rows of every token tensor.
+        if (t.tok) |d| ne[d] = self.rec_tokens;
+        return .{ .buf = loc.buf, .offset = loc.offset + extra, .type = t.type, .ne = ne };
     }
 
     const Range = struct { buf: *const vk.Buffer, lo: u64, hi: u64 };
@@ -702,12 +885,39 @@ pub const Exec = struct {
         defer read.deinit();
         for (self.segments) |*s| {
             if (s.backend != .gpu) continue;
-            const n_ts: u32 = if (self.opts.profile) @intCast(s.nodes.len + 1) else 0;
-            s.seq = try vk.Sequence.init(ctx, n_ts);
-            const seq = &s.seq.?;
+            s.seqs = try self.alloc.alloc(vk.Sequence, self.buckets.len);
+            var made: usize = 0;
+            errdefer {
+                for (s.seqs[0..made]) |*q| q.deinit();
+                self.alloc.free(s.seqs);
+                s.seqs = &.{};
+            }
+            for (self.buckets, 0..) |nt, bi| {
+                s.seqs[bi] = try vk.Sequence.init(ctx, if (self.opts.profile) @intCast(s.nodes.len + 1) else 0);
+                made += 1;
+                self.rec_tokens = nt;
+                try self.recordSegment(s, &s.seqs[bi], &written, &read);
+            }
+        }
+        self.rec_tokens = self.g.max_tokens;
+        self.stats.variants = @intCast(self.buckets.len);
+    }
+
+    fn recordSegment(self: *Exec, s: *Segment, seq: *vk.Sequence, written: *std.ArrayList(Range), read: *std.ArrayList(Range)) Error!void {
+        const n_ts: u32 = if (self.opts.profile) @intCast(s.nodes.len + 1) else 0;
+        {
             try seq.begin();
             written.clearRetainingCapacity();
             read.clearRetainingCapacity();
+            if (self.staging) |*st| {
+                // Staged transfers: the step params and this segment's inputs, host -> device.
+                try self.recCopy(seq, st, self.stage_params, &self.k.?.params, 0, @sizeOf(kernels.StepParams));
+                for (s.pulls) |r| {
+                    const loc = self.gpu_loc[r].?;
+                    try self.recCopy(seq, st, self.stage_up[r], loc.buf, loc.offset, self.stepBytes(r, self.rec_tokens));
+                }
+                seq.barrier();
+            }
             _ = seq.timestamp();
             for (s.nodes) |nid| {
                 const t = self.g.get(nid);
@@ -716,6 +926,7 @@ pub const Exec = struct {
                 // from reused pool memory).
                 const out = rangeOf(self.view(nid));
                 var need = overlaps(written.items, out) or overlaps(read.items, out);
+                // (Ranges are of this variant's rows: a smaller variant needs fewer barriers.)
                 for (t.src) |src| if (src) |sid| {
                     if (overlaps(written.items, rangeOf(self.view(sid)))) need = true;
                 };
@@ -735,9 +946,17 @@ pub const Exec = struct {
                     _ = seq.timestamp();
                 }
             }
+            if (self.staging) |*st| if (s.pushes.len > 0) {
+                // Results the CPU or the host reads next, device -> staging.
+                seq.barrier();
+                for (s.pushes) |r| {
+                    const loc = self.gpu_loc[r].?;
+                    try self.recCopy(seq, loc.buf, loc.offset, st, self.stage_down[r], self.stepBytes(r, self.rec_tokens));
+                }
+            };
             try seq.end();
             s.n_ts = n_ts;
-            self.stats.recordings += seq.n_recordings;
+            self.stats.recordings += 1;
         }
     }
 
@@ -757,7 +976,14 @@ pub const Exec = struct {
             .silu => kops.silu(k, seq, self.view(s0.?), out),
             .gelu => kops.gelu(k, seq, self.view(s0.?), out),
             .swiglu => kops.swiglu(k, seq, self.view(s0.?), self.view(t.src[1].?), out),
-            .softmax => kops.softmax(k, seq, self.view(s0.?), .{ .scale = t.params.softmax.scale, .causal = t.params.softmax.causal }, out),
+            .softmax => kops.softmax(k, seq, self.view(s0.?), .{
+                .scale = t.params.softmax.scale,
+                .causal = t.params.softmax.causal,
+                // The graph groups rows per token: every row of a token has its position.
+                .rows_per_token = @intCast(t.perToken() / t.ne[0]),
+            }, out),
+            .last_row => kops.lastRow(k, seq, self.view(s0.?), out),
+            .positions => kops.positions(k, seq, out),
             .cpy => kops.cpy(k, seq, self.view(s0.?), out),
             .rope => kops.rope(k, seq, self.view(s0.?), @intCast(t.ne[1]), @intCast(t.ne[0]), .{
                 .n_rot = t.params.rope.n_rot,
@@ -819,14 +1045,19 @@ pub const Exec = struct {
         if (step.n_tokens == 0 or step.n_tokens > self.g.max_tokens) return error.InvalidArgument;
         for (self.g.tensors.items) |t| if (t.op == .kv_store and step.pos + step.n_tokens > t.ne[2]) return error.ContextFull;
         for (self.positions[0..step.n_tokens], 0..) |*p, i| p.* = @intCast(step.pos + i);
-        if (self.k) |*k| try k.setParams(.{ .pos = step.pos, .n_tokens = step.n_tokens, .n_kv = step.pos + step.n_tokens });
+        const params = kernels.StepParams{ .pos = step.pos, .n_tokens = step.n_tokens, .n_kv = step.pos + step.n_tokens };
+        if (self.staging != null) {
+            // Copied into the params buffer by every GPU segment's command buffer.
+            @memcpy(self.stageHost(self.stage_params, @sizeOf(kernels.StepParams)), std.mem.asBytes(&params));
+        } else if (self.k) |*k| try k.setParams(params);
+        const bi = self.bucketOf(step.n_tokens);
         self.stats.transfers = 0;
         self.n_prof = 0;
         for (self.segments) |*s| {
             for (s.pulls) |r| try self.pull(r, s.backend, step.n_tokens);
             switch (s.backend) {
                 .gpu => {
-                    const seq = &s.seq.?;
+                    const seq = &s.seqs[bi];
                     try seq.submit();
                     self.stats.submits += 1;
                     if (self.opts.profile) {
@@ -854,13 +1085,25 @@ pub const Exec = struct {
         self.n_prof += 1;
     }
 
-    /// Copies root `r`'s step data to backend `to` from its home.
+    /// Copies root `r`'s step data to backend `to` from its home: through its staging region
+    /// (the copy on the device side is recorded in the GPU segment), else upload/download
+    /// (a memcpy through the mapping on UMA devices).
     fn pull(self: *Exec, r: Id, to: Backend, n_tokens: u32) Error!void {
         const ctx = self.ctx orelse return;
-        const t = self.g.get(r);
-        const bytes: usize = @intCast(if (t.tok != null) t.type.rowBytes(t.perToken()).? * n_tokens else t.nBytes());
+        const bytes = self.stepBytes(r, n_tokens);
         const host = self.cpuBytes(r)[0..bytes];
         const loc = self.gpu_loc[r].?;
+        if (self.staging != null) {
+            const off = if (to == .gpu) self.stage_up[r] else self.stage_down[r];
+            if (off != none) {
+                switch (to) {
+                    .gpu => @memcpy(self.stageHost(off, bytes), host),
+                    .cpu => @memcpy(host, self.stageHost(off, bytes)),
+                }
+                self.stats.transfers += 1;
+                return;
+            }
+        }
         switch (to) {
             .gpu => try ctx.mem.upload(loc.buf, loc.offset, host),
             .cpu => try ctx.mem.download(loc.buf, loc.offset, host),
@@ -1028,6 +1271,9 @@ pub const Exec = struct {
         if (out.len < bytes) return error.BadShape;
         if (root.kind == .weight) {
             @memcpy(out[0..bytes], self.weightBytes(id)[0..bytes]);
+        } else if (self.home[rr.id] == .gpu and self.staging != null and self.stage_down[rr.id] != none) {
+            // Copied out by the last GPU segment of the step.
+            @memcpy(out[0..bytes], self.stageHost(self.stage_down[rr.id] + byteOffset(root, rr.offset), bytes));
         } else if (self.home[rr.id] == .gpu) {
             const loc = self.gpu_loc[rr.id].?;
             try self.ctx.?.mem.download(loc.buf, loc.offset + byteOffset(root, rr.offset), out[0..bytes]);

@@ -227,7 +227,17 @@ fn weightParts(k: *const Kernels, w: View) Error!Parts {
 /// split into chunks at row boundaries); x: f32 [n_tokens × n_in]; out: f32 [n_tokens × n_out].
 /// Records the dispatches into `seq` (no barrier before or after: the caller orders ops).
 pub fn mulMat(k: *Kernels, seq: *vk.Sequence, w: View, x: View, out: View) Error!void {
-    const plan = try planMulMat(&k.ctx.report, w.type, x.nRows());
+    var plan = try planMulMat(&k.ctx.report, w.type, x.nRows());
+    if (plan.kind != .tiled) {
+        // Short rows: no more lanes than the row has 8-element (quantized) / 4-element groups,
+        // at least 32. Idle lanes still pay every reduction barrier (lavapipe: ~3x at n_in 256).
+        const units = if (w.type.isQuantized()) w.ne[0] / 8 else w.ne[0] / 4;
+        const want = std.math.ceilPowerOfTwo(u64, @max(units, 32)) catch plan.local;
+        if (want < plan.local) {
+            plan.local = @intCast(want);
+            plan.spec_buf[0] = plan.local;
+        }
+    }
     return mulMatPlan(k, seq, plan, w, x, out);
 }
 

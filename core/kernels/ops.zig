@@ -199,9 +199,9 @@ pub fn gelu(k: *Kernels, seq: *vk.Sequence, x: View, out: View) Error!void {
 
 // ---- softmax ----
 
-const SoftmaxPush = extern struct { n_cols: u32, n_rows: u32, scale: f32, causal: u32, row_period: u32 };
+const SoftmaxPush = extern struct { n_cols: u32, n_rows: u32, scale: f32, causal: u32, row_period: u32, row_div: u32 };
 comptime {
-    std.debug.assert(@sizeOf(SoftmaxPush) == 20);
+    std.debug.assert(@sizeOf(SoftmaxPush) == 24);
 }
 
 pub const SoftmaxOptions = struct {
@@ -213,6 +213,10 @@ pub const SoftmaxOptions = struct {
     /// Rows before the positions repeat (n_tokens for [n_head × n_tokens × n_kv] scores);
     /// 0 = all rows (the CPU reference's semantics).
     rows_per_period: u32 = 0,
+    /// Consecutive rows that share one query position: the rows of one token when they are
+    /// grouped per token (a graph's [n_kv, n_head, T] scores: n_head). Row r is then the query
+    /// at StepParams.pos + (r / rows_per_token) % rows_per_period. 0 or 1 = one row per position.
+    rows_per_token: u32 = 1,
 };
 
 /// out = softmax(x * scale) per row of x.ne[0] (out may be x).
@@ -233,8 +237,42 @@ pub fn softmax(k: *Kernels, seq: *vk.Sequence, x: View, opts: SoftmaxOptions, ou
         .scale = opts.scale,
         .causal = @intFromBool(opts.causal),
         .row_period = if (opts.rows_per_period == 0) n_rows else opts.rows_per_period,
+        .row_div = @max(opts.rows_per_token, 1),
     };
     try seq.dispatch(pl, &.{ k.paramsBinding(), x.binding(), out.binding() }, std.mem.asBytes(&push), vk.grid1D(&k.ctx.report, n_rows, 1));
+}
+
+// ---- per-step rows ----
+
+const StepRowsPush = extern struct { n: u32, grid_x: u32 };
+
+/// out [ne0] = row StepParams.n_tokens - 1 of x [rows × ne0] (the last token of the step; x is
+/// recorded for the most tokens a step may have).
+pub fn lastRow(k: *Kernels, seq: *vk.Sequence, x: View, out: View) Error!void {
+    try expectF32(x);
+    try expectF32(out);
+    if (out.nElements() != x.ne[0] or x.ne[0] == 0) return error.BadShape;
+    try checkRange(k, x);
+    try checkRange(k, out);
+    const local = localPow2(k, 256);
+    const pl = try pipe(k, "last_row_f32", 3, @sizeOf(StepRowsPush), local);
+    const groups = vk.grid1D(&k.ctx.report, x.ne[0], local);
+    const push = StepRowsPush{ .n = try u32of(x.ne[0]), .grid_x = groups[0] * local };
+    try seq.dispatch(pl, &.{ k.paramsBinding(), x.binding(), out.binding() }, std.mem.asBytes(&push), groups);
+}
+
+/// out (i32 [n]) = StepParams.pos + i: position ids of the step's tokens (learned position
+/// embeddings). All n rows are written; rows ≥ StepParams.n_tokens are not meaningful.
+pub fn positions(k: *Kernels, seq: *vk.Sequence, out: View) Error!void {
+    if (out.type != .i32) return error.BadShape;
+    try checkRange(k, out);
+    const n = out.nElements();
+    if (n == 0) return error.BadShape;
+    const local = localPow2(k, 256);
+    const pl = try pipe(k, "positions_i32", 2, @sizeOf(StepRowsPush), local);
+    const groups = vk.grid1D(&k.ctx.report, n, local);
+    const push = StepRowsPush{ .n = try u32of(n), .grid_x = groups[0] * local };
+    try seq.dispatch(pl, &.{ k.paramsBinding(), out.binding() }, std.mem.asBytes(&push), groups);
 }
 
 // ---- copies ----

@@ -240,6 +240,14 @@ pub const Allocator = struct {
         return self.createTyped(size_bytes, opts, self.device_type);
     }
 
+    /// A host-visible, mapped buffer for copies recorded into command buffers (a graph's staging
+    /// regions): the staging memory type on non-UMA devices, the device type where that is
+    /// mapped (UMA). error.VulkanFailed when the device has no host-visible memory.
+    pub fn createHostBuffer(self: *Allocator, size_bytes: u64) Error!Buffer {
+        const t = if (self.device_mapped) self.device_type else self.staging_type orelse return error.VulkanFailed;
+        return self.createTyped(size_bytes, .{}, t);
+    }
+
     fn createTyped(self: *Allocator, size_bytes: u64, opts: CreateOptions, type_index: u32) Error!Buffer {
         try self.ctx.usable();
         const r = &self.ctx.report;
