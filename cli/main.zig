@@ -12,6 +12,7 @@ const usage =
     \\       pi5_llm_rt convert --checkpoint X.bin --tokenizer T.bin OUT.gguf   llama2.c → GGUF
     \\       pi5_llm_rt convert --ggjt IN.bin OUT.gguf     GGJT (legacy ggml) → GGUF
     \\       pi5_llm_rt quantize IN.gguf OUT.gguf TYPE     F32/F16 → Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K Q4_K_M F16 F32
+    \\       pi5_llm_rt bench --model M [-p 512] [-n 128] [-r 3]   prompt (pp) and generation (tg) tokens/s, one JSON line
     \\       pi5_llm_rt synth --arch llama|phi2|gpt2 --preset tiny|tinyllama-1.1b|llama2-7b|mistral-7b
     \\                        [--type T] [--vocab V.gguf] [--seed N] [--n-embd N --n-ff N --n-layer N
     \\                        --n-head N --n-head-kv N --n-ctx N] OUT.gguf   random-weight model
@@ -24,7 +25,9 @@ const usage =
     \\  --top-k N  --top-p P  --min-p P  --repeat-penalty R  --seed N
     \\  --ctx N                     context length (default: the model's, at most 4096)
     \\  --kv-type f16|f32           KV cache type (default f16)
-    \\  --gpu-layers N              layers on the GPU (-1 = all that fit)
+    \\  --gpu-layers N              layers on the GPU (-1 = all; with --gpu-budget: what fits)
+    \\  --gpu-budget BYTES          layers in order on the GPU while their weights fit
+    \\  --reference-cpu             the direct CPU forward (the reference) instead of the graph
     \\  --batch N                   prompt tokens per step (default 64)
     \\  --logits-out FILE           write the last prompt position's logits (n_vocab little-endian f32)
     \\  --no-echo                   do not print the prompt before the generated text
@@ -52,6 +55,9 @@ pub const Args = struct {
     n_batch: u32 = 0,
     kv_type: pi5.model.KvType = .f16,
     gpu_layers: i32 = -1,
+    gpu_budget: u64 = 0,
+    reference_cpu: bool = false,
+    reps: u32 = 3,
     logits_out: ?[]const u8 = null,
     echo: bool = true,
     // convert / synth
@@ -142,6 +148,12 @@ fn parseArgs(argv: []const []const u8, out: *Args) !void {
             out.kv_type = std.meta.stringToEnum(pi5.model.KvType, try nx.get(a)) orelse return die("--kv-type must be f16 or f32", .{});
         } else if (eq(a, "--gpu-layers") or eq(a, "-ngl")) {
             out.gpu_layers = try parseNum(i32, try nx.get(a), a);
+        } else if (eq(a, "--gpu-budget")) {
+            out.gpu_budget = try parseNum(u64, try nx.get(a), a);
+        } else if (eq(a, "--reference-cpu")) {
+            out.reference_cpu = true;
+        } else if (eq(a, "-r") or eq(a, "--reps")) {
+            out.reps = try parseNum(u32, try nx.get(a), a);
         } else if (eq(a, "--logits-out")) {
             out.logits_out = try nx.get(a);
         } else if (eq(a, "--no-echo")) {
@@ -211,6 +223,8 @@ pub fn main() !u8 {
         cmdQuantize(alloc, &args)
     else if (eq(u8, cmd, "synth"))
         cmdSynth(alloc, &args)
+    else if (eq(u8, cmd, "bench"))
+        cmdBench(alloc, &args)
     else {
         std.debug.print("pi5_llm_rt: unknown command '{s}'\n{s}", .{ cmd, usage });
         return 2;
@@ -290,11 +304,20 @@ fn loadModel(alloc: std.mem.Allocator, args: *Args) !?Loaded {
     };
     errdefer rt.destroy();
     var diag = pi5.gguf.Diagnostic{};
+    const placement: pi5.model.Placement = if (args.gpu_budget > 0)
+        .{ .gpu_budget = args.gpu_budget }
+    else if (args.gpu_layers >= 0)
+        .{ .gpu_layers = @intCast(args.gpu_layers) }
+    else
+        .auto;
     const m = pi5.Model.load(alloc, path, .{
         .n_ctx = args.n_ctx,
         .kv_type = args.kv_type,
         .n_batch = args.n_batch,
         .n_threads = rt.n_threads,
+        .gpu = rt.gpu,
+        .placement = placement,
+        .reference_cpu = args.reference_cpu,
     }, &diag) catch |e| {
         if (diag.len > 0)
             std.debug.print("pi5_llm_rt: cannot load {s}: {s}\n", .{ path, diag.message() })
@@ -304,8 +327,6 @@ fn loadModel(alloc: std.mem.Allocator, args: *Args) !?Loaded {
         return null;
     };
     rt.model = m;
-    if (rt.backend == .vulkan and args.gpu_layers != 0)
-        rt.log.info("the GPU forward is not wired yet: the model runs on the CPU", .{});
     return .{ .rt = rt, .model = m };
 }
 
@@ -364,13 +385,85 @@ fn cmdGenerate(alloc: std.mem.Allocator, args: *Args) !u8 {
         try out.w.writeAll("\n");
     }
     const p_ms = @as(f64, @floatFromInt(prompt_ns)) / 1e6;
-    std.debug.print("pi5_llm_rt: prompt {d} tokens in {d:.1} ms ({d:.1} tok/s), generated {d} tokens in {d:.1} ms ({d:.1} tok/s), stop: {s}, backend: {s}\n", .{
+    std.debug.print("pi5_llm_rt: prompt {d} tokens in {d:.1} ms ({d:.1} tok/s), generated {d} tokens in {d:.1} ms ({d:.1} tok/s), stop: {s}, backend: {s} ({s})\n", .{
         ids.len,                   p_ms,
         rate(ids.len, p_ms),       res.n_generated,
         res.generate_ms,           rate(res.n_generated, res.generate_ms),
-        @tagName(res.stop_reason), @tagName(l.rt.backend),
+        @tagName(res.stop_reason), m.computeBackend(),
+        deviceName(l.rt),
     });
     return 0;
+}
+
+/// The device that computes (the CPU when the graph runs there).
+fn deviceName(rt: *const pi5.Runtime) []const u8 {
+    const m = rt.model orelse return "cpu";
+    if (!m.onGpu()) return "cpu";
+    const g = rt.gpu orelse return "cpu";
+    return g.report.deviceName();
+}
+
+// ---- bench ----
+
+/// llama.cpp's anchor method (/work/shared/device/bench_llamacpp.mjs): pp = p prompt tokens
+/// from an empty cache, tg = n tokens generated one at a time (greedy) after an 8-token
+/// prompt; r repetitions, medians. Prompt ids 100 + ((i·7919 + r) mod (n_vocab − 200)).
+fn cmdBench(alloc: std.mem.Allocator, args: *Args) !u8 {
+    const pp: u32 = if (args.prompt.len > 0) try parseNum(u32, args.prompt, "-p") else 512;
+    const tg: u32 = args.n_predict;
+    const reps: u32 = @max(args.reps, 1);
+    if (pp < 9 or tg == 0) return die("bench needs -p ≥ 9 and -n ≥ 1", .{});
+    if (args.n_ctx == 0) args.n_ctx = pp + tg + 16;
+    if (args.n_batch == 0) args.n_batch = pp;
+    const l = (try loadModel(alloc, args)) orelse return 1;
+    defer l.deinit();
+    const m = l.model;
+    const vocab = m.hp.n_vocab;
+    const span: u32 = if (vocab > 300) vocab - 200 else vocab;
+    const base: u32 = if (vocab > 300) 100 else 0;
+    const prompt = try alloc.alloc(u32, pp);
+    defer alloc.free(prompt);
+    var pps = try alloc.alloc(f64, reps);
+    defer alloc.free(pps);
+    var tgs = try alloc.alloc(f64, reps);
+    defer alloc.free(tgs);
+    for (0..reps) |r| {
+        for (prompt, 0..) |*t, i| t.* = base + @as(u32, @intCast((i * 7919 + r) % span));
+        m.clear();
+        var timer = try std.time.Timer.start();
+        try m.eval(.{ .tokens = prompt });
+        pps[r] = @as(f64, @floatFromInt(pp)) / (@as(f64, @floatFromInt(timer.read())) / 1e9);
+        m.clear();
+        try m.eval(.{ .tokens = prompt[0..8] });
+        var tok: u32 = prompt[8];
+        timer.reset();
+        for (0..tg) |_| {
+            try m.eval(.{ .tokens = &.{tok} });
+            tok = argmax(m.logits());
+        }
+        tgs[r] = @as(f64, @floatFromInt(tg)) / (@as(f64, @floatFromInt(timer.read())) / 1e9);
+    }
+    const w = std.io.getStdOut().writer();
+    try w.writeAll("{\"model\":");
+    try std.json.stringify(args.model orelse "stories260K.gguf", .{}, w);
+    try w.print(",\"backend\":\"{s}\",\"device\":", .{m.computeBackend()});
+    try std.json.stringify(deviceName(l.rt), .{}, w);
+    try w.print(",\"n_gpu_layers\":{d},\"p\":{d},\"n\":{d},\"pp\":[", .{ if (m.gm) |gm| gm.gpuLayers() else 0, pp, tg });
+    for (pps, 0..) |v, i| try w.print("{s}{d:.1}", .{ if (i > 0) "," else "", v });
+    try w.writeAll("],\"tg\":[");
+    for (tgs, 0..) |v, i| try w.print("{s}{d:.1}", .{ if (i > 0) "," else "", v });
+    std.mem.sort(f64, pps, {}, std.sort.asc(f64));
+    std.mem.sort(f64, tgs, {}, std.sort.asc(f64));
+    try w.print("],\"pp_med\":{d:.1},\"tg_med\":{d:.1}}}\n", .{ pps[reps / 2], tgs[reps / 2] });
+    return 0;
+}
+
+fn argmax(x: []const f32) u32 {
+    var best: usize = 0;
+    for (x, 0..) |v, i| if (v > x[best]) {
+        best = i;
+    };
+    return @intCast(best);
 }
 
 fn rate(n: usize, ms: f64) f64 {

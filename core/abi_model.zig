@@ -167,6 +167,14 @@ export fn pi5_load_model_ex(rt: ?*Runtime, path: ?[*:0]const u8, options: ?*cons
         .kv_type = if (o.kv_type == 2) .f32 else .f16,
         .n_batch = o.n_batch,
         .n_threads = r.n_threads,
+        // The graph on the runtime's backend: the GPU when the runtime has one.
+        .gpu = r.gpu,
+        .placement = if (o.gpu_budget_bytes > 0)
+            .{ .gpu_budget = o.gpu_budget_bytes }
+        else if (o.n_gpu_layers >= 0)
+            .{ .gpu_layers = @intCast(o.n_gpu_layers) }
+        else
+            .auto,
     };
     if (o.progress_callback) |cb| {
         pctx = .{ .cb = cb, .user = o.progress_user_data };

@@ -1283,6 +1283,21 @@ pub const Exec = struct {
         return bytes;
     }
 
+    /// Writes `data` into state `id` (a state tensor) from its first byte, wherever the state
+    /// lives (restoring a saved KV cache). data.len ≤ the state's bytes.
+    pub fn writeState(self: *Exec, id: Id, data: []const u8) Error!void {
+        if (id >= self.g.len()) return error.InvalidArgument;
+        const t = self.g.get(id);
+        if (t.kind != .state or t.op != .none) return error.InvalidArgument;
+        if (data.len > t.nBytes()) return error.BadShape;
+        if (self.home[id] == .gpu) {
+            const loc = self.gpu_loc[id].?;
+            try self.ctx.?.mem.upload(loc.buf, loc.offset, data);
+        } else {
+            @memcpy(self.cpuBytes(id)[0..data.len], data);
+        }
+    }
+
     /// Fills every reusable intermediate (CPU arena outside inputs/states, GPU pools) with NaN
     /// bytes: tests call it between steps to prove no result depends on stale memory.
     pub fn poison(self: *Exec) Error!void {

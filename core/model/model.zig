@@ -10,6 +10,10 @@ const ops = @import("../cpu/ops.zig");
 const pool_mod = @import("../cpu/pool.zig");
 const quant = @import("../quant/quant.zig");
 const tokenizer_mod = @import("../tokenizer/tokenizer.zig");
+const vk = @import("../vk/vk.zig");
+pub const graph_model = @import("graph_model.zig");
+pub const GraphModel = graph_model.GraphModel;
+pub const Placement = graph_model.Placement;
 
 pub const GgmlType = reader.GgmlType;
 pub const QTensor = ops.QTensor;
@@ -54,6 +58,16 @@ pub const LoadOptions = struct {
     /// Load progress 0..1; return false to abort (error.Aborted).
     progress: ?*const fn (ctx: ?*anyopaque, p: f32) bool = null,
     progress_ctx: ?*anyopaque = null,
+    /// The device the graph runs on (the runtime's `gpu`); null = the graph on the CPU.
+    gpu: ?*vk.Context = null,
+    /// Which layers go to the GPU (n_gpu_layers / gpu_budget_bytes); ignored without `gpu`.
+    placement: Placement = .auto,
+    /// The direct CPU forward (llama2.c style, core/cpu/ops) instead of the graph: the
+    /// reference the graph is tested against. Ignores `gpu`.
+    reference_cpu: bool = false,
+    /// Rows per graph step; 0 = 8 (the mat-vec kernels' token limit: decode costs what a
+    /// 1-row graph would, prompts run in steps of 8).
+    graph_tokens: u32 = 0,
 };
 
 const Layer = struct {
@@ -118,7 +132,7 @@ pub const Input = union(enum) {
     embd: []const f32,
 };
 
-pub const Error = error{ InvalidGguf, UnsupportedModel, OutOfMemory, Aborted, InvalidArgument, ContextFull, BadShape, Unsupported };
+pub const Error = error{ InvalidGguf, UnsupportedModel, OutOfMemory, Aborted, InvalidArgument, ContextFull, BadShape, Unsupported, DeviceError };
 
 pub const Model = struct {
     alloc: std.mem.Allocator,
@@ -141,6 +155,8 @@ pub const Model = struct {
     /// Hash of the tensor table (names, types, shapes, offsets): identifies the weights for state files.
     tensor_hash: u64,
     weight_bytes: u64,
+    /// The graph forward (GPU or CPU graph); null = the direct CPU forward (reference_cpu).
+    gm: ?*GraphModel = null,
 
     pub const embd_token: u32 = std.math.maxInt(u32);
 
@@ -185,14 +201,36 @@ pub const Model = struct {
         self.kv_type = opts.kv_type;
         self.n_past = 0;
         self.history = try a.alloc(u32, self.n_ctx);
-        try self.allocKv(a);
+        self.gm = null;
+        if (opts.reference_cpu) {
+            try self.allocKv(a);
+        } else {
+            self.kv = switch (self.kv_type) {
+                .f16 => .{ .f16 = .{ .k = &.{}, .v = &.{} } },
+                .f32 => .{ .f32 = .{ .k = &.{}, .v = &.{} } },
+            };
+        }
         try self.allocBuffers(a);
         try self.pool.init(alloc, .{ .n_threads = if (opts.n_threads == 0) null else opts.n_threads });
+        errdefer self.pool.deinit();
+        if (!opts.reference_cpu) {
+            const gt = @min(if (opts.graph_tokens == 0) 8 else opts.graph_tokens, self.n_batch);
+            self.gm = GraphModel.create(alloc, self, opts.gpu, opts.placement, gt, opts.n_threads) catch |e| {
+                diag.set(null, "cannot plan the model graph: {s}", .{@errorName(e)});
+                return switch (e) {
+                    error.OutOfMemory => error.OutOfMemory,
+                    error.ContextFull, error.InvalidArgument => error.InvalidArgument,
+                    error.BadShape, error.Unsupported => error.UnsupportedModel,
+                    else => error.DeviceError,
+                };
+            };
+        }
         try progress(opts, 1.0);
         return self;
     }
 
     pub fn destroy(self: *Model) void {
+        if (self.gm) |gm| gm.destroy();
         self.pool.deinit();
         self.tok.deinit();
         self.file.deinit();
@@ -273,13 +311,14 @@ pub const Model = struct {
             .embd => {},
         }
         var done: usize = 0;
+        const step_max: usize = if (self.gm) |gm| gm.max_tokens else self.n_batch;
         while (done < n) {
-            const nb = @min(self.n_batch, n - done);
+            const nb = @min(step_max, n - done);
             const part: Input = switch (input) {
                 .tokens => |t| .{ .tokens = t[done..][0..nb] },
                 .embd => |x| .{ .embd = x[done * self.hp.n_embd ..][0 .. nb * self.hp.n_embd] },
             };
-            try self.forward(part, nb, done + nb == n);
+            if (self.gm != null) try self.forwardGraph(part, nb, done + nb == n) else try self.forward(part, nb, done + nb == n);
             for (0..nb) |i| self.history[self.n_past + i] = switch (input) {
                 .tokens => |t| t[done + i],
                 .embd => embd_token,
@@ -291,6 +330,38 @@ pub const Model = struct {
 
     pub fn logits(self: *const Model) []const f32 {
         return self.buf.logits;
+    }
+
+    /// Whether the forward runs through the graph with at least one node on the GPU.
+    pub fn onGpu(self: *const Model) bool {
+        const gm = self.gm orelse return false;
+        return gm.anyGpu();
+    }
+
+    /// "gpu", "cpu-graph" or "cpu-reference": what computes this model's forward.
+    pub fn computeBackend(self: *const Model) []const u8 {
+        const gm = self.gm orelse return "cpu-reference";
+        if (!gm.anyGpu()) return "cpu-graph";
+        return if (gm.gpuLayers() < self.hp.n_layer) "gpu+cpu" else "gpu";
+    }
+
+    /// One graph step of n ≤ max_tokens tokens at positions n_past..; does not advance n_past.
+    fn forwardGraph(self: *Model, input: Input, n: usize, want_logits: bool) Error!void {
+        const gm = self.gm.?;
+        const e: usize = self.hp.n_embd;
+        const x = self.buf.x[0 .. n * e];
+        switch (input) {
+            .tokens => |t| try ops.getRows(self.weights.tok_embd, t, x),
+            .embd => |em| @memcpy(x, em),
+        }
+        gm.step(x, @intCast(n), self.n_past, if (want_logits) self.buf.logits else null) catch |err| return switch (err) {
+            error.OutOfMemory => error.OutOfMemory,
+            error.ContextFull => error.ContextFull,
+            error.InvalidArgument => error.InvalidArgument,
+            error.BadShape => error.BadShape,
+            error.Unsupported => error.Unsupported,
+            else => error.DeviceError,
+        };
     }
 
     /// One forward pass of n ≤ n_batch tokens at positions n_past..n_past+n; does not advance n_past.
@@ -483,12 +554,25 @@ pub const Model = struct {
         try jw.objectField("add_bos");
         try jw.write(self.tok.vocab.add_bos);
         try jw.endObject();
+        // From the plan: layers whose nodes run on the GPU, and bytes per backend (weights
+        // read by each backend's nodes plus its activation pool; KV states included on the GPU).
+        try jw.objectField("compute_backend");
+        try jw.write(self.computeBackend());
         try jw.objectField("n_gpu_layers");
-        try jw.write(0);
+        try jw.write(if (self.gm) |gm| gm.gpuLayers() else 0);
+        var bytes_cpu: u64 = self.weight_bytes;
+        var bytes_gpu: u64 = 0;
+        if (self.gm) |gm| {
+            const st = gm.ex.stats;
+            bytes_gpu = st.gpu_weight_bytes + st.gpu_pool_bytes;
+            bytes_cpu = (if (gm.anyGpu()) gm.cpuWeightBytes() else self.weight_bytes) + st.cpu_pool_bytes;
+        }
         try jw.objectField("bytes_cpu");
-        try jw.write(self.weight_bytes);
+        try jw.write(bytes_cpu);
         try jw.objectField("bytes_gpu");
-        try jw.write(0);
+        try jw.write(bytes_gpu);
+        try jw.objectField("graph_tokens");
+        try jw.write(if (self.gm) |gm| gm.max_tokens else 0);
         try jw.objectField("chat_template");
         try jw.write(self.file.getString("tokenizer.chat_template"));
         try jw.endObject();
@@ -548,7 +632,17 @@ pub const Model = struct {
         const h = self.header();
         try w.writeAll(std.mem.asBytes(&h));
         try w.writeAll(std.mem.sliceAsBytes(self.tokens()));
-        for (0..self.hp.n_layer) |l| {
+        if (self.gm) |gm| {
+            const elem: usize = if (self.kv_type == .f16) 2 else 4;
+            const rows = try self.alloc.alloc(u8, @as(usize, self.n_past) * self.hp.kvDim() * elem);
+            defer self.alloc.free(rows);
+            for (0..self.hp.n_layer) |l| {
+                try gm.readKv(l, .k, rows);
+                try w.writeAll(rows);
+                try gm.readKv(l, .v, rows);
+                try w.writeAll(rows);
+            }
+        } else for (0..self.hp.n_layer) |l| {
             try w.writeAll(self.kvRows(l, .k));
             try w.writeAll(self.kvRows(l, .v));
         }
@@ -583,10 +677,14 @@ pub const Model = struct {
         @memcpy(std.mem.sliceAsBytes(self.history[0..h.n_tokens]), bytes[off..][0 .. h.n_tokens * 4]);
         off += h.n_tokens * 4;
         for (0..self.hp.n_layer) |l| {
-            @memcpy(self.kvRows(l, .k), bytes[off..][0..rows]);
-            off += rows;
-            @memcpy(self.kvRows(l, .v), bytes[off..][0..rows]);
-            off += rows;
+            if (self.gm) |gm| {
+                try gm.writeKv(l, .k, bytes[off..][0..rows]);
+                try gm.writeKv(l, .v, bytes[off + rows ..][0..rows]);
+            } else {
+                @memcpy(self.kvRows(l, .k), bytes[off..][0..rows]);
+                @memcpy(self.kvRows(l, .v), bytes[off + rows ..][0..rows]);
+            }
+            off += 2 * rows;
         }
     }
 };

@@ -138,3 +138,168 @@ test "synthetic llama, phi2 and gpt2 load, run in batches and agree with step-by
         }
     }
 }
+
+// ---- the graph on the GPU against the direct CPU forward ----
+
+const vkt = @import("../vk/tests.zig");
+
+/// Largest |Δp| over the vocabulary between two logit rows (softmax of each), and whether the
+/// GPU's top-1 is the reference's (or ties it within `tol` in the reference's probabilities).
+fn probDiff(ref: []const f32, got: []const f32, tol: f32) !f32 {
+    const pr = try testing.allocator.alloc(f32, ref.len);
+    defer testing.allocator.free(pr);
+    const pg = try testing.allocator.alloc(f32, ref.len);
+    defer testing.allocator.free(pg);
+    for ([_][]f32{ pr, pg }, [_][]const f32{ ref, got }) |p, l| {
+        var mx: f32 = -std.math.inf(f32);
+        for (l) |v| mx = @max(mx, v);
+        var s: f32 = 0;
+        for (p, l) |*o, v| {
+            o.* = @exp(v - mx);
+            s += o.*;
+        }
+        for (p) |*o| o.* /= s;
+    }
+    var d: f32 = 0;
+    var ar: usize = 0;
+    var ag: usize = 0;
+    for (pr, pg, 0..) |a, b, i| {
+        d = @max(d, @abs(a - b));
+        if (a > pr[ar]) ar = i;
+        if (b > pg[ag]) ag = i;
+    }
+    if (ar != ag and pr[ar] - pr[ag] > tol) {
+        std.debug.print("top-1 differs: ref {d} (p {d:.4}) gpu {d} (ref p {d:.4})\n", .{ ar, pr[ar], ag, pr[ag] });
+        return error.TestUnexpectedResult;
+    }
+    return d;
+}
+
+fn argmaxOf(x: []const f32) u32 {
+    var b: usize = 0;
+    for (x, 0..) |v, i| if (v > x[b]) {
+        b = i;
+    };
+    return @intCast(b);
+}
+
+/// Prompt of 11 tokens (two graph steps of 8 and 3) and 5 decode steps fed with the reference's
+/// greedy tokens; returns the largest |Δp| seen.
+fn compareWithReference(path: []const u8, ctx: *@import("../vk/vk.zig").Context, placement: model_mod.Placement, tol: f32) !f32 {
+    var diag = reader.Diagnostic{};
+    const ref = try Model.load(testing.allocator, path, .{ .n_threads = 2, .reference_cpu = true, .n_ctx = 64 }, &diag);
+    defer ref.destroy();
+    const gm = try Model.load(testing.allocator, path, .{ .n_threads = 2, .gpu = ctx, .placement = placement, .n_ctx = 64 }, &diag);
+    defer gm.destroy();
+    try testing.expect(gm.onGpu());
+    const prompt = [_]u32{ 1, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110 };
+    try ref.eval(.{ .tokens = &prompt });
+    try gm.eval(.{ .tokens = &prompt });
+    var worst = try probDiff(ref.logits(), gm.logits(), tol);
+    for (0..5) |_| {
+        const t = argmaxOf(ref.logits());
+        try ref.eval(.{ .tokens = &.{t} });
+        try gm.eval(.{ .tokens = &.{t} });
+        worst = @max(worst, try probDiff(ref.logits(), gm.logits(), tol));
+    }
+    return worst;
+}
+
+test "graph on the GPU: stories260K golden text byte for byte, all and partial layers, state files" {
+    const ctx = try vkt.testContext(.{});
+    defer ctx.destroy();
+    const expected = try goldenSection(testing.allocator, "--temperature 0 --sequence_length 200 --worker_count 0");
+    defer testing.allocator.free(expected);
+    for ([_]model_mod.Placement{ .auto, .{ .gpu_layers = 2 } }) |pl| {
+        const m = try loadFixture("stories260K.gguf", .{ .n_threads = 2, .gpu = ctx, .placement = pl });
+        defer m.destroy();
+        try testing.expect(m.onGpu());
+        if (pl == .gpu_layers) {
+            try testing.expectEqual(@as(u32, 2), m.gm.?.gpuLayers());
+            try testing.expectEqualStrings("gpu+cpu", m.computeBackend());
+        } else try testing.expectEqualStrings("gpu", m.computeBackend());
+        const got = try greedyText(m, 200);
+        defer testing.allocator.free(got);
+        try testing.expectEqualStrings(expected, got);
+    }
+    // KV through the graph's GPU states: save, continue, restore, continue again: same logits.
+    const m = try loadFixture("stories260K.gguf", .{ .n_threads = 2, .gpu = ctx, .kv_type = .f32 });
+    defer m.destroy();
+    const ids = [_]u32{ 1, 403, 407, 261, 378, 429, 260, 1119 % 512, 300, 301 };
+    try m.eval(.{ .tokens = &ids });
+    var tmp = testing.tmpDir(.{});
+    defer tmp.cleanup();
+    const dir = try tmp.dir.realpathAlloc(testing.allocator, ".");
+    defer testing.allocator.free(dir);
+    const sp = try std.fs.path.join(testing.allocator, &.{ dir, "g.state" });
+    defer testing.allocator.free(sp);
+    try m.saveState(sp);
+    try m.eval(.{ .tokens = &.{5} });
+    const after = try testing.allocator.dupe(f32, m.logits());
+    defer testing.allocator.free(after);
+    try m.truncate(3);
+    try m.eval(.{ .tokens = &.{ 7, 8, 9 } }); // overwrites rows 3..5 on the GPU
+    var diag = reader.Diagnostic{};
+    try m.loadState(sp, &diag);
+    try m.eval(.{ .tokens = &.{5} });
+    try testing.expectEqualSlices(f32, after, m.logits());
+    // The state file of the GPU graph is the reference forward's format: it loads there too.
+    const r = try loadFixture("stories260K.gguf", .{ .n_threads = 2, .reference_cpu = true, .kv_type = .f32 });
+    defer r.destroy();
+    try r.loadState(sp, &diag);
+    try r.eval(.{ .tokens = &.{5} });
+    try testing.expect(try probDiff(after, r.logits(), 1e-3) < 1e-3);
+    try testing.expectEqual(@as(u32, 0), ctx.validation_messages.load(.monotonic));
+}
+
+test "graph on the GPU agrees with the direct CPU forward: llama (GQA), phi2, gpt2 × F32 F16 Q8_0 Q4_0 Q4_K Q6_K" {
+    const ctx = try vkt.testContext(.{});
+    defer ctx.destroy();
+    var tmp = testing.tmpDir(.{});
+    defer tmp.cleanup();
+    const dir = try tmp.dir.realpathAlloc(testing.allocator, ".");
+    defer testing.allocator.free(dir);
+    var vocab_file = try reader.openFixture(testing.allocator, "stories260K.gguf", null);
+    defer vocab_file.deinit();
+    const Q = struct {
+        fn q(t: reader.GgmlType, src: []const f32, dst: []u8) anyerror!void {
+            try @import("../quant/quant.zig").quantizeRow(t, src, dst);
+        }
+    };
+    // Bound on max |Δp|: the CPU quantizes activations to Q8 for quantized weights (and rounds
+    // F16 dots through F16), the GPU keeps f32 activations. Measured on lavapipe: F32/F16
+    // ≤ 7e-7, Q8_0/Q4_0/Q4_K/Q6_K ≤ 1.5e-3; 0.01 leaves room without hiding a wrong op (a wrong
+    // op moves p by O(0.1..1)).
+    const bound: f32 = 0.01;
+    {
+        const sp = try reader.fixturePath(testing.allocator, "stories260K.gguf");
+        defer testing.allocator.free(sp);
+        const d = try compareWithReference(sp, ctx, .auto, bound);
+        std.debug.print("[graph-vs-ref] stories260K: max |dp| {e:.2}\n", .{d});
+        try testing.expect(d <= bound);
+    }
+    var worst_all: f32 = 0;
+    for ([_]synth.Arch{ .llama, .phi2, .gpt2 }) |arch| {
+        for ([_]reader.GgmlType{ .f32, .f16, .q8_0, .q4_0, .q4_k, .q6_k }) |ty| {
+            const path = try std.fmt.allocPrint(testing.allocator, "{s}/{s}-{s}.gguf", .{ dir, @tagName(arch), @tagName(ty) });
+            defer testing.allocator.free(path);
+            // n_embd/n_ff 256: whole K-quant super-blocks; GQA 4:2 (gpt2 has no GQA).
+            try synth.generateFile(testing.allocator, .{ .arch = arch, .n_embd = 256, .n_ff = 256, .n_head = 4, .n_head_kv = if (arch == .gpt2) 4 else 2, .n_layer = 2 }, .{ .vocab = &vocab_file, .weight_type = ty, .quantize = Q.q }, path);
+            const d = compareWithReference(path, ctx, .auto, bound) catch |e| {
+                std.debug.print("{s} {s}: {s}\n", .{ @tagName(arch), @tagName(ty), @errorName(e) });
+                return e;
+            };
+            std.debug.print("[graph-vs-ref] {s} {s}: max |dp| {e:.2}\n", .{ @tagName(arch), @tagName(ty), d });
+            if (d > bound) {
+                std.debug.print("{s} {s}: max |dp| {d} > {d}\n", .{ @tagName(arch), @tagName(ty), d, bound });
+                return error.TestUnexpectedResult;
+            }
+            worst_all = @max(worst_all, d);
+        }
+    }
+    // Partial placement (1 of 2 layers on the GPU) on one model.
+    const p1 = try std.fmt.allocPrint(testing.allocator, "{s}/llama-q4_0.gguf", .{dir});
+    defer testing.allocator.free(p1);
+    try testing.expect(try compareWithReference(p1, ctx, .{ .gpu_layers = 1 }, bound) <= bound);
+    try testing.expectEqual(@as(u32, 0), ctx.validation_messages.load(.monotonic));
+}

@@ -15,7 +15,12 @@
 // llama / phi2 / gpt2 (n_embd 256 so K-quants apply to every matrix) made by our `synth` in F32
 // and requantized by our `quantize` to F16, Q8_0, Q4_0, Q4_K, Q6_K in a temp dir.
 //
-// usage: node tests/fidelity/compare.mjs [--backend cpu|vulkan] [--only SUBSTR] [--keep DIR]
+// With --backend vulkan the model runs through the graph engine on the Vulkan device (lavapipe
+// here) and the script checks that it did (pi5_model_info's compute_backend is "gpu"); by default
+// only a subset runs there (VULKAN_SUBSET, under ~3 minutes on 2 cores; --all for every model).
+// Same bounds on both backends.
+//
+// usage: node tests/fidelity/compare.mjs [--backend cpu|vulkan] [--only SUBSTR] [--all] [--keep DIR]
 // env:   PI5_MODELS_DIR (default <repo>/../shared/models), PI5_LIB (default zig-out/lib/libpi5_llm_rt.so),
 //        PI5_CLI (default zig-out/bin/pi5_llm_rt), FIDELITY_NODE_MODULES (where node-llama-cpp and
 //        koffi live, if not resolvable from here). Build first: zig build.
@@ -36,6 +41,9 @@ const opt = (name, def) => {
 const backend = opt("--backend", "cpu");
 const only = opt("--only", null);
 const keep = opt("--keep", null);
+const all = args.includes("--all");
+const VULKAN_SUBSET = ["stories260K F32", "TinyLLama-v0 Q4_0 (GGJT import)", "synthetic llama Q4_0", "synthetic llama Q6_K",
+    "synthetic phi2 F16", "synthetic phi2 Q4_K", "synthetic gpt2 F32", "synthetic gpt2 Q8_0"];
 
 // After the prompt (step 0) llama.cpp and we see the same tokens through the same cache layout:
 // the bound is tight. Along the 64-step greedy trajectory the KV cache is F16 in both, but
@@ -119,6 +127,7 @@ const pi5 = {
     tokenize: lib.func("int pi5_tokenize(pi5_runtime *rt, const char *text, size_t len, int32_t add_special, int32_t parse_special, _Out_ int32_t *tokens, size_t max, _Out_ size_t *n)"),
     eval: lib.func("int pi5_eval(pi5_runtime *rt, const int32_t *tokens, size_t n, _Out_ float *logits)"),
     clear: lib.func("int pi5_kv_clear(pi5_runtime *rt)"),
+    info: lib.func("int pi5_model_info(pi5_runtime *rt, _Out_ uint8_t *buf, size_t size, _Out_ size_t *len)"),
 };
 const rt = pi5.create();
 if (!rt) throw new Error("pi5_create_runtime failed");
@@ -139,6 +148,10 @@ const argmax = (a) => a.reduce((bi, v, i) => (v > a[bi] ? i : bi), 0);
 
 function ours(file) {
     check(pi5.load(rt, file), `pi5_load_model ${file}`);
+    const ib = Buffer.alloc(1 << 16), il = [0];
+    check(pi5.info(rt, ib, ib.length, il), "pi5_model_info");
+    const computed = JSON.parse(ib.subarray(0, il[0]).toString()).compute_backend;
+    if (backend === "vulkan" && computed !== "gpu") throw new Error(`--backend vulkan but the model computed on ${computed}`);
     const nv = pi5.nVocab(rt);
     const ids = new Int32Array(512);
     const n = [0];
@@ -156,7 +169,7 @@ function ours(file) {
         check(pi5.eval(rt, Int32Array.of(t), 1, logits), "pi5_eval");
         dists.push(softmax(logits));
     }
-    return {prompt, gen, dists, nv};
+    return {prompt, gen, dists, nv, computed};
 }
 
 // ---- llama.cpp ----
@@ -182,11 +195,14 @@ async function reference(file, prompt) {
 
 // ---- compare ----
 let failures = 0;
+let lastComputed = "?";
 const rows = [];
 const t0 = Date.now();
 for (const m of models) {
     if (only && !m.name.includes(only)) continue;
+    if (!only && !all && backend === "vulkan" && !VULKAN_SUBSET.includes(m.name)) continue;
     const o = ours(m.file);
+    lastComputed = o.computed;
     const r = await reference(m.file, o.prompt);
     const problems = [];
     const ourText = o.prompt[0] === r.tokenized[0] ? o.prompt : o.prompt.slice(1); // without BOS
@@ -223,6 +239,6 @@ for (const m of models) {
 pi5.destroy(rt);
 await llama.dispose();
 if (!keep) fs.rmSync(tmp, {recursive: true, force: true});
-console.log(`fidelity (${backend}): ${rows.length - failures}/${rows.length} models within bounds in ${((Date.now() - t0) / 1000).toFixed(1)} s ` +
+console.log(`fidelity (${backend}, computed on ${lastComputed}): ${rows.length - failures}/${rows.length} models within bounds in ${((Date.now() - t0) / 1000).toFixed(1)} s ` +
     `(max |Δp| after the prompt <= ${BOUND_DP0}, TinyLLama-v0 2e-2; along the greedy steps <= ${BOUND_DP_ALL}; top-1 equal; greedy ${N_GREEDY} equal up to near-ties < ${TIE_EPS})`);
 process.exit(failures ? 1 : 0);
