@@ -21,9 +21,12 @@ done
 models=${DEVICE_MODELS:-q4_0 q8_0 f16}
 for t in $models; do
   m=/tmp/tl-$t.gguf
-  $cli synth --arch llama --preset tinyllama-1.1b --type $t $m > /dev/null 2>&1 || echo "synth $t failed"
+  $cli synth --arch llama --preset tinyllama-1.1b --type $t --vocab $PI5_MODELS_DIR/vocab/ggml-vocab-llama-spm.gguf $m > /dev/null 2>&1 || echo "synth $t failed"
   echo "== TinyLlama-1.1B-shaped $t ($(du -h $m | cut -f1))"
   (cd /tmp/ref && node bench_llamacpp.mjs $m vulkan 512 128 3) | tee $OUT/llamacpp_$t.json
   $cli bench --model $m -p 512 -n 128 -r 3 | tee $OUT/ours_$t.json
   $cli bench --model $m --limits v3dv -p 512 -n 128 -r 3 | tee $OUT/ours_v3dv_$t.json
 done
+echo "== fidelity against llama.cpp (Vulkan) on the GPU"
+ms=""; for t in $models; do ms="$ms --model /tmp/tl-$t.gguf"; done
+FIDELITY_NODE_MODULES=/tmp/ref/node_modules node tests/fidelity/compare.mjs --backend vulkan --ref vulkan $ms 2>&1 | tee $OUT/fidelity.txt | grep -v '^    at'

@@ -21,6 +21,7 @@
 // Same bounds on both backends.
 //
 // usage: node tests/fidelity/compare.mjs [--backend cpu|vulkan] [--only SUBSTR] [--all] [--keep DIR]
+//        [--model FILE ...] [--ref cpu|vulkan]
 // env:   PI5_MODELS_DIR (default <repo>/../shared/models), PI5_LIB (default zig-out/lib/libpi5_llm_rt.so),
 //        PI5_CLI (default zig-out/bin/pi5_llm_rt), FIDELITY_NODE_MODULES (where node-llama-cpp and
 //        koffi live, if not resolvable from here). Build first: zig build.
@@ -42,6 +43,10 @@ const backend = opt("--backend", "cpu");
 const only = opt("--only", null);
 const keep = opt("--keep", null);
 const all = args.includes("--all");
+// --model FILE (repeatable): compare only these files (e.g. a TinyLlama-1.1B-shaped synthetic model
+// on the GPU machine). --ref vulkan: llama.cpp's Vulkan build as the reference instead of its CPU.
+const extraModels = args.flatMap((a, i) => (a === "--model" ? [args[i + 1]] : []));
+const refBackend = opt("--ref", "cpu");
 const VULKAN_SUBSET = ["stories260K F32", "TinyLLama-v0 Q4_0 (GGJT import)", "synthetic llama Q4_0", "synthetic llama Q6_K",
     "synthetic phi2 F16", "synthetic phi2 Q4_K", "synthetic gpt2 F32", "synthetic gpt2 Q8_0"];
 
@@ -92,7 +97,10 @@ const tmp = keep ?? fs.mkdtempSync(path.join(os.tmpdir(), "pi5-fidelity-"));
 fs.mkdirSync(tmp, {recursive: true});
 const run = (...a) => execFileSync(cli, a, {stdio: ["ignore", "ignore", "pipe"]});
 const models = [{name: "stories260K F32", file: path.join(modelsDir, "stories260K.gguf"), type: "f32"}];
+if (extraModels.length > 0) models.length = 0;
+for (const f of extraModels) models.push({name: path.basename(f), file: f, type: "?", always: true});
 const tl = path.join(tmp, "TinyLLama-v0.gguf");
+if (extraModels.length === 0) {
 if (!fs.existsSync(tl)) run("convert", "--ggjt", path.join(modelsDir, "legacy", "TinyLLama-v0.ggmlv3.q4_0.bin"), tl);
 // TinyLLama-v0 (head_dim 4) is unusually sensitive to F16 rounding inside attention: our own
 // F16-KV and F32-KV logits after this prompt differ by max |Δp| 1.2e-2, so llama.cpp's extra
@@ -109,6 +117,7 @@ for (const arch of ["llama", "phi2", "gpt2"]) {
         if (!fs.existsSync(out)) run("quantize", f32, out, t);
         models.push({name: `synthetic ${arch} ${t}`, file: out, type: t.toLowerCase()});
     }
+}
 }
 
 // ---- pi5-llm-rt through the C ABI ----
@@ -174,10 +183,10 @@ function ours(file) {
 
 // ---- llama.cpp ----
 const {getLlama} = await importDep("node-llama-cpp");
-const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
+const llama = await getLlama({gpu: refBackend === "vulkan" ? "vulkan" : false, build: "never", logLevel: "error"});
 
 async function reference(file, prompt) {
-    const model = await llama.loadModel({modelPath: file, gpuLayers: 0});
+    const model = await llama.loadModel({modelPath: file, gpuLayers: refBackend === "vulkan" ? "max" : 0});
     const ctx = await model.createContext({threads: 2, contextSize: 256, sequences: 1, batchSize: 64});
     const seq = ctx.getSequence();
     const tokenized = Array.from(model.tokenize(PROMPT, false));
@@ -200,7 +209,7 @@ const rows = [];
 const t0 = Date.now();
 for (const m of models) {
     if (only && !m.name.includes(only)) continue;
-    if (!only && !all && backend === "vulkan" && !VULKAN_SUBSET.includes(m.name)) continue;
+    if (!only && !all && !m.always && backend === "vulkan" && !VULKAN_SUBSET.includes(m.name)) continue;
     const o = ours(m.file);
     lastComputed = o.computed;
     const r = await reference(m.file, o.prompt);
@@ -228,12 +237,14 @@ for (const m of models) {
             break;
         }
     }
+    let agree = 0;
+    while (agree < o.gen.length && o.gen[agree] === r.gen[agree]) agree++;
     const bound0 = m.bound0 ?? BOUND_DP0;
     if (maxDp0 > bound0) problems.push(`max |Δp| after the prompt ${maxDp0.toExponential(2)} > ${bound0}`);
     if (maxDp > BOUND_DP_ALL) problems.push(`max |Δp| along the greedy steps ${maxDp.toExponential(2)} > ${BOUND_DP_ALL}`);
     const ok = problems.length === 0;
     if (!ok) failures++;
-    rows.push(`${ok ? "ok  " : "FAIL"} ${m.name.padEnd(34)} |Δp| prompt ${maxDp0.toExponential(2)}, max ${maxDp.toExponential(2)} over ${String(steps).padStart(2)} steps, greedy ${o.gen.length}/${r.gen.length} tokens${process.env.FIDELITY_VERBOSE ? " (worst " + worst + ")" : ""}${note ? ", " + note : ""}${ok ? "" : "\n       " + problems.join("\n       ")}`);
+    rows.push(`${ok ? "ok  " : "FAIL"} ${m.name.padEnd(34)} |Δp| prompt ${maxDp0.toExponential(2)}, max ${maxDp.toExponential(2)} over ${String(steps).padStart(2)} steps, greedy ${agree}/${Math.min(o.gen.length, r.gen.length)} tokens equal${process.env.FIDELITY_VERBOSE ? " (worst " + worst + ")" : ""}${note ? ", " + note : ""}${ok ? "" : "\n       " + problems.join("\n       ")}`);
     console.log(rows[rows.length - 1]);
 }
 pi5.destroy(rt);
