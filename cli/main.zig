@@ -415,6 +415,9 @@ fn cmdBench(alloc: std.mem.Allocator, args: *Args) !u8 {
     if (pp < 9 or tg == 0) return die("bench needs -p ≥ 9 and -n ≥ 1", .{});
     if (args.n_ctx == 0) args.n_ctx = pp + tg + 16;
     if (args.n_batch == 0) args.n_batch = pp;
+    // A whole-graph GPU step of a large model on a software device (lavapipe) can pass the
+    // default 5 s fence timeout; a benchmark waits.
+    args.rt.timeout_ms = @max(args.rt.timeout_ms, 300_000);
     const l = (try loadModel(alloc, args)) orelse return 1;
     defer l.deinit();
     const m = l.model;

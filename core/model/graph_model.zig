@@ -7,9 +7,9 @@
 //! rows of token ids (a few KiB per step) so that `infer` with caller embeddings and token ids
 //! share one graph. gpt2's learned positions are in the graph (positions() → getRows).
 //!
-//! Step size: the graph is built for `max_tokens` rows (default 8 = the mat-vec kernels' token
-//! limit, so decode steps cost about what a 1-row graph would until the engine has per-step
-//! variants); longer prompts run as several steps.
+//! Step size: the graph is built for `max_tokens` rows (default n_batch); the executor records
+//! token-bucket variants (1 row for decode: mat-vec kernels; 8; max_tokens: tiled) over the same
+//! weights and states and replays the smallest that fits each step.
 const std = @import("std");
 const graph = @import("../graph/graph.zig");
 const exec = @import("../graph/exec.zig");
@@ -63,7 +63,7 @@ pub const GraphModel = struct {
             .gpu_layers => |n| .{ .gpu_layers = n },
             .gpu_budget => |b| .{ .gpu_budget = b },
         };
-        self.ex = try exec.Exec.plan(alloc, &self.g, ctx, .{ .policy = policy, .n_threads = n_threads });
+        self.ex = try exec.Exec.plan(alloc, &self.g, ctx, .{ .policy = policy, .n_threads = n_threads, .token_buckets = &.{8} });
         return self;
     }
 

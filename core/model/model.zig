@@ -65,8 +65,9 @@ pub const LoadOptions = struct {
     /// The direct CPU forward (llama2.c style, core/cpu/ops) instead of the graph: the
     /// reference the graph is tested against. Ignores `gpu`.
     reference_cpu: bool = false,
-    /// Rows per graph step; 0 = 8 (the mat-vec kernels' token limit: decode costs what a
-    /// 1-row graph would, prompts run in steps of 8).
+    /// Rows per graph step; 0 = 8 (decode replays the executor's 1-row variant). Larger steps
+    /// run the tiled kernels; on lavapipe a 32-row step of a 2048-wide model passes the
+    /// runtime's 5 s fence timeout, so the default stays small until that is measured per device.
     graph_tokens: u32 = 0,
 };
 
