@@ -28,6 +28,7 @@ const usage =
     \\  --gpu-layers N              layers on the GPU (-1 = all; with --gpu-budget: what fits)
     \\  --gpu-budget BYTES          layers in order on the GPU while their weights fit
     \\  --reference-cpu             the direct CPU forward (the reference) instead of the graph
+    \\  --profile                   bench: print per-node and per-op times of the last step (JSON, stderr)
     \\  --batch N                   prompt tokens per step (default 64)
     \\  --logits-out FILE           write the last prompt position's logits (n_vocab little-endian f32)
     \\  --no-echo                   do not print the prompt before the generated text
@@ -58,6 +59,7 @@ pub const Args = struct {
     gpu_budget: u64 = 0,
     reference_cpu: bool = false,
     reps: u32 = 3,
+    profile: bool = false,
     logits_out: ?[]const u8 = null,
     echo: bool = true,
     // convert / synth
@@ -150,6 +152,8 @@ fn parseArgs(argv: []const []const u8, out: *Args) !void {
             out.gpu_layers = try parseNum(i32, try nx.get(a), a);
         } else if (eq(a, "--gpu-budget")) {
             out.gpu_budget = try parseNum(u64, try nx.get(a), a);
+        } else if (eq(a, "--profile")) {
+            out.profile = true;
         } else if (eq(a, "--reference-cpu")) {
             out.reference_cpu = true;
         } else if (eq(a, "-r") or eq(a, "--reps")) {
@@ -317,6 +321,7 @@ fn loadModel(alloc: std.mem.Allocator, args: *Args) !?Loaded {
         .n_threads = rt.n_threads,
         .gpu = rt.gpu,
         .placement = placement,
+        .profile = args.profile,
         .reference_cpu = args.reference_cpu,
     }, &diag) catch |e| {
         if (diag.len > 0)
@@ -458,6 +463,12 @@ fn cmdBench(alloc: std.mem.Allocator, args: *Args) !u8 {
     std.mem.sort(f64, pps, {}, std.sort.asc(f64));
     std.mem.sort(f64, tgs, {}, std.sort.asc(f64));
     try w.print("],\"pp_med\":{d:.1},\"tg_med\":{d:.1}}}\n", .{ pps[reps / 2], tgs[reps / 2] });
+    if (args.profile) if (m.gm) |gm| {
+        // Per-op times of the last step (a decode step): where a token's time goes.
+        const json = try gm.ex.profileJson(alloc);
+        defer alloc.free(json);
+        try std.io.getStdErr().writer().print("{s}\n", .{json});
+    };
     return 0;
 }
 

@@ -62,7 +62,7 @@ pub fn statusOf(err: anyerror) Status {
         error.DeviceLost => .device_lost,
         error.GpuTimeout => .timeout,
         error.Unsupported => .unsupported,
-        error.VulkanFailed => .vulkan,
+        error.VulkanFailed, error.DeviceError => .vulkan,
         error.InvalidOption, error.InvalidArgument => .invalid_argument,
         error.FileNotFound, error.AccessDenied, error.IsDir, error.InputOutput, error.NoSpaceLeft => .io,
         error.InvalidGguf, error.UnsupportedModel => .invalid_model,

@@ -38,7 +38,7 @@ pub const GraphModel = struct {
     max_tokens: u32,
     on_gpu: bool,
 
-    pub fn create(alloc: std.mem.Allocator, m: *const model.Model, ctx: ?*vk.Context, placement: Placement, max_tokens: u32, n_threads: u32) !*GraphModel {
+    pub fn create(alloc: std.mem.Allocator, m: *const model.Model, ctx: ?*vk.Context, placement: Placement, max_tokens: u32, n_threads: u32, profile: bool) !*GraphModel {
         const self = try alloc.create(GraphModel);
         errdefer alloc.destroy(self);
         self.* = .{
@@ -63,7 +63,7 @@ pub const GraphModel = struct {
             .gpu_layers => |n| .{ .gpu_layers = n },
             .gpu_budget => |b| .{ .gpu_budget = b },
         };
-        self.ex = try exec.Exec.plan(alloc, &self.g, ctx, .{ .policy = policy, .n_threads = n_threads, .token_buckets = &.{8} });
+        self.ex = try exec.Exec.plan(alloc, &self.g, ctx, .{ .policy = policy, .n_threads = n_threads, .token_buckets = &.{8}, .profile = profile });
         return self;
     }
 

@@ -65,10 +65,12 @@ pub const LoadOptions = struct {
     /// The direct CPU forward (llama2.c style, core/cpu/ops) instead of the graph: the
     /// reference the graph is tested against. Ignores `gpu`.
     reference_cpu: bool = false,
-    /// Rows per graph step; 0 = 8 (decode replays the executor's 1-row variant). Larger steps
-    /// run the tiled kernels; on lavapipe a 32-row step of a 2048-wide model passes the
-    /// runtime's 5 s fence timeout, so the default stays small until that is measured per device.
+    /// Rows per graph step; 0 = n_batch on a real GPU (the tiled kernels run from 9 rows up),
+    /// 8 on CPU-type Vulkan devices and the CPU graph (on lavapipe a 32-row step of a
+    /// 2048-wide model passes the runtime's 5 s fence timeout). Decode replays the 1-row variant.
     graph_tokens: u32 = 0,
+    /// Record per-node times (GPU timestamps, CPU timers): `Model.profileJson`.
+    profile: bool = false,
 };
 
 const Layer = struct {
@@ -133,7 +135,7 @@ pub const Input = union(enum) {
     embd: []const f32,
 };
 
-pub const Error = error{ InvalidGguf, UnsupportedModel, OutOfMemory, Aborted, InvalidArgument, ContextFull, BadShape, Unsupported, DeviceError };
+pub const Error = error{ InvalidGguf, UnsupportedModel, OutOfMemory, Aborted, InvalidArgument, ContextFull, BadShape, Unsupported, DeviceError, GpuTimeout, DeviceLost, OutOfDeviceMemory };
 
 pub const Model = struct {
     alloc: std.mem.Allocator,
@@ -215,13 +217,20 @@ pub const Model = struct {
         try self.pool.init(alloc, .{ .n_threads = if (opts.n_threads == 0) null else opts.n_threads });
         errdefer self.pool.deinit();
         if (!opts.reference_cpu) {
-            const gt = @min(if (opts.graph_tokens == 0) 8 else opts.graph_tokens, self.n_batch);
-            self.gm = GraphModel.create(alloc, self, opts.gpu, opts.placement, gt, opts.n_threads) catch |e| {
+            // Prompt rows per GPU step: a whole batch on real GPUs (the tiled mat-mat kernels run
+            // from 9 rows up); 8 on CPU-type Vulkan devices (lavapipe), whose big-model steps
+            // would otherwise outlast the submission timeout, and on the CPU graph.
+            const real_gpu = if (opts.gpu) |g| g.report.device_type != .cpu else false;
+            const gt = @min(if (opts.graph_tokens != 0) opts.graph_tokens else if (real_gpu) self.n_batch else 8, self.n_batch);
+            self.gm = GraphModel.create(alloc, self, opts.gpu, opts.placement, gt, opts.n_threads, opts.profile) catch |e| {
                 diag.set(null, "cannot plan the model graph: {s}", .{@errorName(e)});
                 return switch (e) {
                     error.OutOfMemory => error.OutOfMemory,
                     error.ContextFull, error.InvalidArgument => error.InvalidArgument,
                     error.BadShape, error.Unsupported => error.UnsupportedModel,
+                    error.OutOfDeviceMemory => error.OutOfDeviceMemory,
+                    error.DeviceLost => error.DeviceLost,
+                    error.GpuTimeout => error.GpuTimeout,
                     else => error.DeviceError,
                 };
             };
@@ -361,6 +370,9 @@ pub const Model = struct {
             error.InvalidArgument => error.InvalidArgument,
             error.BadShape => error.BadShape,
             error.Unsupported => error.Unsupported,
+            error.OutOfDeviceMemory => error.OutOfDeviceMemory,
+            error.DeviceLost => error.DeviceLost,
+            error.GpuTimeout => error.GpuTimeout,
             else => error.DeviceError,
         };
     }
