@@ -475,7 +475,9 @@ pub const Context = struct {
             }
             uma = uma and reachable;
         }
-        r.uma = uma;
+        // A discrete GPU with resizable BAR also maps all its VRAM, but host reads through the
+        // BAR are uncached and slow: only integrated and CPU devices count as unified memory.
+        r.uma = uma and (r.device_type == .integrated or r.device_type == .cpu);
     }
 
     fn createDevice(self: *Context) Error!void {
