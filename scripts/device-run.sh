@@ -19,13 +19,13 @@ for p in none v3dv; do
   echo "stories260K greedy ($p): $(tail -1 $OUT/golden_$p.err)"
 done
 models=${DEVICE_MODELS:-q4_0 q8_0 f16}
+export LLAMACPP_BENCH=/tmp/ref/bench_llamacpp.mjs
 for t in $models; do
   m=/tmp/tl-$t.gguf
   $cli synth --arch llama --preset tinyllama-1.1b --type $t --vocab $PI5_MODELS_DIR/vocab/ggml-vocab-llama-spm.gguf $m > /dev/null 2>&1 || echo "synth $t failed"
   echo "== TinyLlama-1.1B-shaped $t ($(du -h $m | cut -f1))"
-  (cd /tmp/ref && node bench_llamacpp.mjs $m vulkan 512 128 3) | tee $OUT/llamacpp_$t.json
-  $cli bench --model $m -p 512 -n 128 -r 3 | tee $OUT/ours_$t.json
-  $cli bench --model $m --limits v3dv -p 512 -n 128 -r 3 | tee $OUT/ours_v3dv_$t.json
+  node bench/vs_llamacpp.mjs $m vulkan 512 128 3 | tee $OUT/bench_$t.json
+  node bench/vs_llamacpp.mjs $m vulkan 512 128 3 -- --limits v3dv | tee $OUT/bench_v3dv_$t.json
 done
 echo "== fidelity against llama.cpp (Vulkan) on the GPU"
 ms=""; for t in $models; do ms="$ms --model /tmp/tl-$t.gguf"; done
