@@ -259,6 +259,31 @@ export interface pi5_generate_result {
   stop_reason: pi5_stop_reason;
 }
 
+/** Options of pi5_synth_model. Start from pi5_synth_default_options(). */
+export interface pi5_synth_options {
+  /** sizeof(pi5_synth_options) as the caller compiled it (set by the default function). */
+  struct_size: number;
+  /** "llama", "phi2" or "gpt2" (default "llama"; NULL = default). */
+  arch: string | null;
+  /** Shape preset: "tiny", "tinyllama-1.1b", "llama2-7b" or "mistral-7b" (default "tiny"; NULL = default). */
+  preset: string | null;
+  /** Type of the 2-D weight matrices, a ggml type name ("F32", "F16", "Q8_0", "Q4_K" ...; default "F32"). */
+  weight_type: string | null;
+  /** A GGUF whose tokenizer.* keys are copied (n_vocab follows it); NULL = no tokenizer keys. */
+  vocab_path: string | null;
+  /** Same seed, same options: same file. */
+  seed: number | bigint;
+  /** Shape overrides; 0 = the preset's value (gpt2 always uses n_head_kv = n_head). */
+  n_embd: number;
+  n_ff: number;
+  n_layer: number;
+  n_head: number;
+  n_head_kv: number;
+  n_ctx: number;
+  progress_callback: koffi.IKoffiRegisteredCallback | null;
+  progress_user_data: unknown;
+}
+
 /** Options of pi5_graph_create. Start from pi5_graph_default_options(). */
 export interface pi5_graph_options {
   /** sizeof(pi5_graph_options) as the caller compiled it (set by the default function). */
@@ -285,8 +310,8 @@ export interface pi5_graph_options {
 export type pi5_log_callback = (level: number, message: string | null, user_data: unknown) => void;
 
 /**
- * Load progress, 0..1. Return 0 to continue, nonzero to abort the load (pi5_load_model_ex then
- * returns PI5_ERR_ABORTED). Called on the loading thread.
+ * Progress of a load (or of a model-file tool, see "Model files"), 0..1. Return 0 to continue,
+ * nonzero to abort (pi5_load_model_ex then returns PI5_ERR_ABORTED). Called on the calling thread.
  */
 export type pi5_progress_callback = (progress: number, user_data: unknown) => number;
 
@@ -363,6 +388,22 @@ function makeTypes() {
     prompt_ms: "double",
     generate_ms: "double",
     stop_reason: T.pi5_stop_reason,
+  });
+  T.pi5_synth_options = koffi.struct({
+    struct_size: "uint32_t",
+    arch: "const char *",
+    preset: "const char *",
+    weight_type: "const char *",
+    vocab_path: "const char *",
+    seed: "uint64_t",
+    n_embd: "uint32_t",
+    n_ff: "uint32_t",
+    n_layer: "uint32_t",
+    n_head: "uint32_t",
+    n_head_kv: "uint32_t",
+    n_ctx: "uint32_t",
+    progress_callback: koffi.pointer(T.pi5_progress_callback),
+    progress_user_data: "void *",
   });
   T.pi5_graph_options = koffi.struct({
     struct_size: "uint32_t",
@@ -500,6 +541,35 @@ export interface Pi5Native {
    * PI5_ERR_BUFFER_TOO_SMALL, device errors.
    */
   pi5_generate: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, prompt: string | null, options: Partial<pi5_generate_options> | null, out: Uint8Array | Buffer | null, out_size: number | bigint, out_len: BigUint64Array | Buffer | null, result: Partial<pi5_generate_result>], pi5_status>;
+  /**
+   * The metadata keys and tensor table of the GGUF at `path` as text, as llama.cpp's gguf-dump
+   * (buffer convention). Returns PI5_OK, PI5_ERR_BUFFER_TOO_SMALL, PI5_ERR_IO, PI5_ERR_INVALID_MODEL.
+   */
+  pi5_gguf_inspect: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, path: string | null, buf: Uint8Array | Buffer | null, buf_size: number | bigint, out_len: BigUint64Array | Buffer | null], pi5_status>;
+  /**
+   * Converts a llama.c checkpoint (`checkpoint`, e.g. stories260K.bin) and its tokenizer.bin
+   * (`tokenizer`) to a GGUF llama model at `out_path` (F32, as llama.cpp's convert-llama2c).
+   */
+  pi5_convert_llama2c: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, checkpoint: string | null, tokenizer: string | null, out_path: string | null, progress: koffi.IKoffiRegisteredCallback | null, user_data: unknown], pi5_status>;
+  /** Converts a GGJT (legacy ggml, v1..v3) llama model at `in_path` to GGUF at `out_path`. */
+  pi5_convert_ggjt: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, in_path: string | null, out_path: string | null, progress: koffi.IKoffiRegisteredCallback | null, user_data: unknown], pi5_status>;
+  /**
+   * Requantizes the F32/F16 weight matrices of the GGUF at `in_path` into `out_path` (as
+   * llama-quantize): `type` is one of "F32" "F16" "Q8_0" "Q4_0" "Q4_1" "Q5_0" "Q5_1" "Q4_K"
+   * "Q4_K_S" "Q5_K" "Q6_K" "Q4_K_M" (case-insensitive; Q4_K_M is llama.cpp's Q4_K/Q6_K mix).
+   * 1-D tensors and rows that are not whole blocks of the type keep their type. An input whose
+   * matrices are already quantized is refused with PI5_ERR_INVALID_MODEL.
+   */
+  pi5_quantize_model: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, in_path: string | null, out_path: string | null, type: string | null, progress: koffi.IKoffiRegisteredCallback | null, user_data: unknown], pi5_status>;
+  /** Defaults: llama, tiny, F32, no vocab, seed 0, no overrides, no progress. Strings are static. Thread-safe. */
+  pi5_synth_default_options: NativeFunction<[], pi5_synth_options>;
+  /**
+   * Writes a model with random weights (N(0, 1/fan_in), norms 1) of the options' shape to
+   * `out_path`, for tests and benchmarks (options NULL = defaults). Returns PI5_ERR_INVALID_ARGUMENT
+   * also for a bad struct_size or a shape that does not fit (n_embd not a multiple of n_head ...),
+   * PI5_ERR_IO / PI5_ERR_INVALID_MODEL for the vocab file.
+   */
+  pi5_synth_model: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, options: Partial<pi5_synth_options> | null, out_path: string | null], pi5_status>;
   /** Defaults: policy AUTO, max_tokens 1, no profiling. Thread-safe. */
   pi5_graph_default_options: NativeFunction<[], pi5_graph_options>;
   /**
@@ -613,6 +683,12 @@ export const PI5_FUNCTIONS = [
   "pi5_sampling_default_params",
   "pi5_generate_default_options",
   "pi5_generate",
+  "pi5_gguf_inspect",
+  "pi5_convert_llama2c",
+  "pi5_convert_ggjt",
+  "pi5_quantize_model",
+  "pi5_synth_default_options",
+  "pi5_synth_model",
   "pi5_graph_default_options",
   "pi5_graph_create",
   "pi5_graph_destroy",
@@ -687,6 +763,12 @@ export function bindPi5(lib: koffi.IKoffiLib, onMissing: (name: string) => (...a
     pi5_sampling_default_params: bind("pi5_sampling_default_params", T.pi5_sampling_params, []),
     pi5_generate_default_options: bind("pi5_generate_default_options", T.pi5_generate_options, []),
     pi5_generate: bind("pi5_generate", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *", koffi.pointer(T.pi5_generate_options), koffi.pointer("char"), "size_t", koffi.pointer("size_t"), koffi.inout(koffi.pointer(T.pi5_generate_result))]),
+    pi5_gguf_inspect: bind("pi5_gguf_inspect", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *", koffi.pointer("char"), "size_t", koffi.pointer("size_t")]),
+    pi5_convert_llama2c: bind("pi5_convert_llama2c", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *", "const char *", "const char *", koffi.pointer(T.pi5_progress_callback), "void *"]),
+    pi5_convert_ggjt: bind("pi5_convert_ggjt", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *", "const char *", koffi.pointer(T.pi5_progress_callback), "void *"]),
+    pi5_quantize_model: bind("pi5_quantize_model", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *", "const char *", "const char *", koffi.pointer(T.pi5_progress_callback), "void *"]),
+    pi5_synth_default_options: bind("pi5_synth_default_options", T.pi5_synth_options, []),
+    pi5_synth_model: bind("pi5_synth_model", T.pi5_status, [koffi.pointer(T.pi5_runtime), koffi.pointer(T.pi5_synth_options), "const char *"]),
     pi5_graph_default_options: bind("pi5_graph_default_options", T.pi5_graph_options, []),
     pi5_graph_create: bind("pi5_graph_create", T.pi5_status, [koffi.pointer(T.pi5_runtime), koffi.pointer(T.pi5_graph_options), koffi.out(koffi.pointer(koffi.pointer(T.pi5_graph)))]),
     pi5_graph_destroy: bind("pi5_graph_destroy", "void", [koffi.pointer(T.pi5_graph)]),

@@ -511,13 +511,11 @@ fn cmdInspect(alloc: std.mem.Allocator, args: *Args) !u8 {
     if (args.positionals.len != 1) return die("inspect needs one FILE.gguf", .{});
     const path = args.positionals.get(0);
     var diag = pi5.gguf.Diagnostic{};
-    var f = pi5.gguf.File.open(alloc, path, &diag) catch |e| {
+    var bw = std.io.bufferedWriter(std.io.getStdOut().writer());
+    pi5.model_files.inspect(alloc, path, bw.writer(), &diag) catch |e| {
         std.debug.print("pi5_llm_rt: {s}: {s}\n", .{ path, if (diag.len > 0) diag.message() else @errorName(e) });
         return 1;
     };
-    defer f.deinit();
-    var bw = std.io.bufferedWriter(std.io.getStdOut().writer());
-    try pi5.gguf_inspect.dump(&f, bw.writer(), .{});
     try bw.flush();
     return 0;
 }
@@ -544,13 +542,13 @@ fn cmdConvert(alloc: std.mem.Allocator, args: *Args) !u8 {
     var pl = ProgressLine{ .label = "convert" };
     var diag = pi5.gguf.Diagnostic{};
     if (args.ggjt) |in| {
-        pi5.gguf_import_ggjt.convertFile(alloc, in, out_path, .{ .progress = pl.progress() }, &diag) catch |e| {
+        pi5.model_files.convertGgjt(alloc, in, out_path, pl.progress(), &diag) catch |e| {
             std.debug.print("pi5_llm_rt: convert {s}: {s}\n", .{ in, if (diag.len > 0) diag.message() else @errorName(e) });
             return 1;
         };
     } else if (args.checkpoint) |ck| {
         const tok = args.tokenizer orelse return die("convert --checkpoint needs --tokenizer T.bin", .{});
-        pi5.gguf_import_llama2c.convertFiles(alloc, ck, tok, out_path, .{ .progress = pl.progress() }, &diag) catch |e| {
+        pi5.model_files.convertLlama2c(alloc, ck, tok, out_path, pl.progress(), &diag) catch |e| {
             std.debug.print("pi5_llm_rt: convert {s}: {s}\n", .{ ck, if (diag.len > 0) diag.message() else @errorName(e) });
             return 1;
         };
@@ -566,7 +564,7 @@ fn cmdQuantize(alloc: std.mem.Allocator, args: *Args) !u8 {
         return die("unknown type '{s}' (F32 F16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K Q4_K_M)", .{p[2]});
     var pl = ProgressLine{ .label = "quantize" };
     var diag = pi5.gguf.Diagnostic{};
-    pi5.model_quantize.quantizeFile(alloc, p[0], p[1], target, pl.progress(), &diag) catch |e| {
+    pi5.model_files.quantize(alloc, p[0], p[1], target, pl.progress(), &diag) catch |e| {
         std.debug.print("pi5_llm_rt: quantize {s}: {s}\n", .{ p[0], if (diag.len > 0) diag.message() else @errorName(e) });
         return 1;
     };
@@ -574,40 +572,27 @@ fn cmdQuantize(alloc: std.mem.Allocator, args: *Args) !u8 {
     return 0;
 }
 
-/// synth hands whole rows of one tensor; quantize them row by row.
-fn quantizeHook(t: pi5.quant.GgmlType, src: []const f32, dst: []u8) anyerror!void {
-    try pi5.quant.quantizeRow(t, src, dst);
-}
-
 fn cmdSynth(alloc: std.mem.Allocator, args: *Args) !u8 {
     if (args.positionals.len != 1) return die("synth needs an output path", .{});
     const out_path = args.positionals.get(0);
     const t = pi5.quant.GgmlType.fromName(args.weight_type) orelse return die("unknown --type '{s}'", .{args.weight_type});
-    var cfg = pi5.gguf_synth.preset(args.preset);
-    cfg.arch = args.arch;
-    inline for (.{ "n_embd", "n_ff", "n_layer", "n_head", "n_head_kv", "n_ctx" }) |f| {
-        if (@field(args.shape, f) != 0) @field(cfg, f) = @field(args.shape, f);
-    }
-    if (args.arch == .gpt2) cfg.n_head_kv = cfg.n_head;
-    var vocab: ?pi5.gguf.File = null;
-    defer if (vocab) |*v| v.deinit();
-    if (args.vocab) |vp| {
-        var diag = pi5.gguf.Diagnostic{};
-        vocab = pi5.gguf.File.open(alloc, vp, &diag) catch |e| {
-            std.debug.print("pi5_llm_rt: --vocab {s}: {s}\n", .{ vp, if (diag.len > 0) diag.message() else @errorName(e) });
-            return 1;
-        };
-    }
     var pl = ProgressLine{ .label = "synth" };
-    pi5.gguf_synth.generateFile(alloc, cfg, .{
-        .seed = args.seed orelse 0,
+    var diag = pi5.gguf.Diagnostic{};
+    pi5.model_files.synth(alloc, .{
+        .arch = args.arch,
+        .preset = args.preset,
         .weight_type = t,
-        .quantize = quantizeHook,
-        .vocab = if (vocab) |*v| v else null,
-        .name = @tagName(args.preset),
+        .vocab_path = args.vocab,
+        .seed = args.seed orelse 0,
+        .n_embd = args.shape.n_embd,
+        .n_ff = args.shape.n_ff,
+        .n_layer = args.shape.n_layer,
+        .n_head = args.shape.n_head,
+        .n_head_kv = args.shape.n_head_kv,
+        .n_ctx = args.shape.n_ctx,
         .progress = pl.progress(),
-    }, out_path) catch |e| {
-        std.debug.print("pi5_llm_rt: synth: {s}\n", .{@errorName(e)});
+    }, out_path, &diag) catch |e| {
+        std.debug.print("pi5_llm_rt: synth: {s}\n", .{if (diag.len > 0) diag.message() else @errorName(e)});
         return 1;
     };
     std.debug.print("wrote {s}\n", .{out_path});

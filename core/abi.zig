@@ -12,6 +12,7 @@ const gpa = std.heap.c_allocator;
 comptime {
     _ = @import("abi_graph.zig");
     _ = @import("abi_model.zig");
+    _ = @import("abi_files.zig");
 }
 
 pub const Status = enum(c_int) {

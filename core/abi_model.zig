@@ -137,7 +137,7 @@ export fn pi5_model_default_options() callconv(.c) ModelOptionsC {
     };
 }
 
-export fn pi5_load_model(rt: ?*Runtime, path: ?[*:0]const u8) callconv(.c) c_int {
+pub export fn pi5_load_model(rt: ?*Runtime, path: ?[*:0]const u8) callconv(.c) c_int {
     return pi5_load_model_ex(rt, path, null);
 }
 

@@ -27,6 +27,7 @@ pub const model = @import("model/model.zig");
 pub const Model = model.Model;
 pub const generate = @import("model/generate.zig");
 pub const model_quantize = @import("model/quantize.zig");
+pub const model_files = @import("model/files.zig");
 
 pub const Runtime = runtime.Runtime;
 
@@ -61,4 +62,5 @@ test {
     _ = @import("model/generate.zig");
     _ = @import("model/tests.zig");
     _ = @import("model/quantize.zig");
+    _ = @import("model/files.zig");
 }

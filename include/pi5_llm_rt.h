@@ -201,8 +201,8 @@ typedef enum pi5_kv_type {
 } pi5_kv_type;
 
 /**
- * Load progress, 0..1. Return 0 to continue, nonzero to abort the load (pi5_load_model_ex then
- * returns PI5_ERR_ABORTED). Called on the loading thread.
+ * Progress of a load (or of a model-file tool, see "Model files"), 0..1. Return 0 to continue,
+ * nonzero to abort (pi5_load_model_ex then returns PI5_ERR_ABORTED). Called on the calling thread.
  */
 typedef int32_t (*pi5_progress_callback)(float progress, void *user_data);
 
@@ -387,6 +387,87 @@ PI5_API pi5_generate_options pi5_generate_default_options(void);
  */
 PI5_API pi5_status pi5_generate(pi5_runtime *rt, const char *prompt, const pi5_generate_options *options,
                                 char *out, size_t out_size, size_t *out_len, pi5_generate_result *result);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model files: inspect, convert, quantize and synthesize GGUF files (the CLI's tools).        */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * These functions work on files only: they neither need nor change the runtime's loaded model.
+ * `rt` must not be NULL (PI5_ERR_INVALID_ARGUMENT otherwise); it receives the error message
+ * (pi5_last_error(rt)), so the threading rule is the runtime's: one thread at a time per runtime.
+ * Paths are UTF-8, NUL-terminated, read during the call. An output file is created or replaced;
+ * on any failure (including PI5_ERR_ABORTED) a partially written output is removed.
+ * `progress` (may be NULL) is called on the calling thread with increasing values, from 0 before
+ * any work to 1 when the output is complete; returning nonzero stops the work and the function
+ * returns PI5_ERR_ABORTED. Common returns: PI5_ERR_INVALID_ARGUMENT (a NULL argument, an unknown
+ * type/arch/preset string), PI5_ERR_IO (a file cannot be opened, read or written),
+ * PI5_ERR_INVALID_MODEL (an input file is malformed or of the wrong kind: pi5_last_error names
+ * the problem and where), PI5_ERR_OUT_OF_MEMORY, PI5_ERR_ABORTED.
+ */
+
+/**
+ * The metadata keys and tensor table of the GGUF at `path` as text, as llama.cpp's gguf-dump
+ * (buffer convention). Returns PI5_OK, PI5_ERR_BUFFER_TOO_SMALL, PI5_ERR_IO, PI5_ERR_INVALID_MODEL.
+ */
+PI5_API pi5_status pi5_gguf_inspect(pi5_runtime *rt, const char *path, char *buf, size_t buf_size, size_t *out_len);
+
+/**
+ * Converts a llama.c checkpoint (`checkpoint`, e.g. stories260K.bin) and its tokenizer.bin
+ * (`tokenizer`) to a GGUF llama model at `out_path` (F32, as llama.cpp's convert-llama2c).
+ */
+PI5_API pi5_status pi5_convert_llama2c(pi5_runtime *rt, const char *checkpoint, const char *tokenizer,
+                                       const char *out_path, pi5_progress_callback progress, void *user_data);
+
+/** Converts a GGJT (legacy ggml, v1..v3) llama model at `in_path` to GGUF at `out_path`. */
+PI5_API pi5_status pi5_convert_ggjt(pi5_runtime *rt, const char *in_path, const char *out_path,
+                                    pi5_progress_callback progress, void *user_data);
+
+/**
+ * Requantizes the F32/F16 weight matrices of the GGUF at `in_path` into `out_path` (as
+ * llama-quantize): `type` is one of "F32" "F16" "Q8_0" "Q4_0" "Q4_1" "Q5_0" "Q5_1" "Q4_K"
+ * "Q4_K_S" "Q5_K" "Q6_K" "Q4_K_M" (case-insensitive; Q4_K_M is llama.cpp's Q4_K/Q6_K mix).
+ * 1-D tensors and rows that are not whole blocks of the type keep their type. An input whose
+ * matrices are already quantized is refused with PI5_ERR_INVALID_MODEL.
+ */
+PI5_API pi5_status pi5_quantize_model(pi5_runtime *rt, const char *in_path, const char *out_path, const char *type,
+                                      pi5_progress_callback progress, void *user_data);
+
+/** Options of pi5_synth_model. Start from pi5_synth_default_options(). */
+typedef struct pi5_synth_options {
+    /** sizeof(pi5_synth_options) as the caller compiled it (set by the default function). */
+    uint32_t struct_size;
+    /** "llama", "phi2" or "gpt2" (default "llama"; NULL = default). */
+    const char *arch;
+    /** Shape preset: "tiny", "tinyllama-1.1b", "llama2-7b" or "mistral-7b" (default "tiny"; NULL = default). */
+    const char *preset;
+    /** Type of the 2-D weight matrices, a ggml type name ("F32", "F16", "Q8_0", "Q4_K" ...; default "F32"). */
+    const char *weight_type;
+    /** A GGUF whose tokenizer.* keys are copied (n_vocab follows it); NULL = no tokenizer keys. */
+    const char *vocab_path;
+    /** Same seed, same options: same file. */
+    uint64_t seed;
+    /** Shape overrides; 0 = the preset's value (gpt2 always uses n_head_kv = n_head). */
+    uint32_t n_embd;
+    uint32_t n_ff;
+    uint32_t n_layer;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t n_ctx;
+    pi5_progress_callback progress_callback;
+    void *progress_user_data;
+} pi5_synth_options;
+
+/** Defaults: llama, tiny, F32, no vocab, seed 0, no overrides, no progress. Strings are static. Thread-safe. */
+PI5_API pi5_synth_options pi5_synth_default_options(void);
+
+/**
+ * Writes a model with random weights (N(0, 1/fan_in), norms 1) of the options' shape to
+ * `out_path`, for tests and benchmarks (options NULL = defaults). Returns PI5_ERR_INVALID_ARGUMENT
+ * also for a bad struct_size or a shape that does not fit (n_embd not a multiple of n_head ...),
+ * PI5_ERR_IO / PI5_ERR_INVALID_MODEL for the vocab file.
+ */
+PI5_API pi5_status pi5_synth_model(pi5_runtime *rt, const pi5_synth_options *options, const char *out_path);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Graphs: build and run your own compute graphs on the runtime's backend.                     */

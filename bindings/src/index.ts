@@ -11,6 +11,8 @@ export { Utf8StreamDecoder, TokenDetokenizer } from './tokenizer.js';
 export { Graph, Tensor, GGML_TYPE } from './graph.js';
 export type { GraphOptions, GraphPolicyName, ComputeOptions, GraphProfile } from './graph.js';
 export { defaultModelPath, loadModel } from './defaults.js';
+export { inspectGguf, convertLlama2c, convertGgjt, quantizeModel, synthModel } from './files.js';
+export type { FileToolOptions, SynthOptions, SynthArch, SynthPreset } from './files.js';
 export { Pi5Error, Pi5DisposedError, Pi5LibraryError, Pi5BusyError } from './errors.js';
 export type { Pi5StatusName } from './errors.js';
 export { loadLibrary, libraryCandidates, LIBRARY_NAME } from './native.js';

@@ -16,9 +16,16 @@ pub const Error = error{ DuplicateKey, DuplicateTensor, InvalidTensor, InvalidAl
 pub const Progress = struct {
     ctx: ?*anyopaque = null,
     func: *const fn (ctx: ?*anyopaque, done: u64, total: u64) void,
+    /// When set, the writer stops with error.Aborted after a report that left it true (a
+    /// callback that asks to stop sets it).
+    stop: ?*const bool = null,
 
     pub fn report(self: Progress, done: u64, total: u64) void {
         self.func(self.ctx, done, total);
+    }
+
+    pub fn stopped(self: Progress) bool {
+        return if (self.stop) |s| s.* else false;
     }
 };
 
@@ -295,7 +302,10 @@ pub const Writer = struct {
                 self.cur += 1;
                 self.cur_written = 0;
                 self.data_done += t.size;
-                if (self.progress) |p| p.report(self.data_done, self.dataSize());
+                if (self.progress) |p| {
+                    p.report(self.data_done, self.dataSize());
+                    if (p.stopped()) return error.Aborted;
+                }
             }
         }
     }

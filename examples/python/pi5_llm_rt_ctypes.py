@@ -168,8 +168,8 @@ class pi5_runtime_options(ctypes.Structure):
         ("log_user_data", ctypes.c_void_p),
     ]
 
-# Load progress, 0..1. Return 0 to continue, nonzero to abort the load (pi5_load_model_ex then
-# returns PI5_ERR_ABORTED). Called on the loading thread.
+# Progress of a load (or of a model-file tool, see "Model files"), 0..1. Return 0 to continue,
+# nonzero to abort (pi5_load_model_ex then returns PI5_ERR_ABORTED). Called on the calling thread.
 pi5_progress_callback = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_float, ctypes.c_void_p)
 
 
@@ -248,6 +248,33 @@ class pi5_generate_result(ctypes.Structure):
     ]
 
 
+# Options of pi5_synth_model. Start from pi5_synth_default_options().
+class pi5_synth_options(ctypes.Structure):
+    _fields_ = [
+        # sizeof(pi5_synth_options) as the caller compiled it (set by the default function).
+        ("struct_size", ctypes.c_uint32),
+        # "llama", "phi2" or "gpt2" (default "llama"; NULL = default).
+        ("arch", ctypes.c_char_p),
+        # Shape preset: "tiny", "tinyllama-1.1b", "llama2-7b" or "mistral-7b" (default "tiny"; NULL = default).
+        ("preset", ctypes.c_char_p),
+        # Type of the 2-D weight matrices, a ggml type name ("F32", "F16", "Q8_0", "Q4_K" ...; default "F32").
+        ("weight_type", ctypes.c_char_p),
+        # A GGUF whose tokenizer.* keys are copied (n_vocab follows it); NULL = no tokenizer keys.
+        ("vocab_path", ctypes.c_char_p),
+        # Same seed, same options: same file.
+        ("seed", ctypes.c_uint64),
+        # Shape overrides; 0 = the preset's value (gpt2 always uses n_head_kv = n_head).
+        ("n_embd", ctypes.c_uint32),
+        ("n_ff", ctypes.c_uint32),
+        ("n_layer", ctypes.c_uint32),
+        ("n_head", ctypes.c_uint32),
+        ("n_head_kv", ctypes.c_uint32),
+        ("n_ctx", ctypes.c_uint32),
+        ("progress_callback", pi5_progress_callback),
+        ("progress_user_data", ctypes.c_void_p),
+    ]
+
+
 # Options of pi5_graph_create. Start from pi5_graph_default_options().
 class pi5_graph_options(ctypes.Structure):
     _fields_ = [
@@ -303,6 +330,12 @@ FUNCTIONS = {
     "pi5_sampling_default_params": (pi5_sampling_params, []),
     "pi5_generate_default_options": (pi5_generate_options, []),
     "pi5_generate": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(pi5_generate_options), ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(pi5_generate_result)]),
+    "pi5_gguf_inspect": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "pi5_convert_llama2c": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, pi5_progress_callback, ctypes.c_void_p]),
+    "pi5_convert_ggjt": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, pi5_progress_callback, ctypes.c_void_p]),
+    "pi5_quantize_model": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, pi5_progress_callback, ctypes.c_void_p]),
+    "pi5_synth_default_options": (pi5_synth_options, []),
+    "pi5_synth_model": (ctypes.c_int32, [ctypes.c_void_p, ctypes.POINTER(pi5_synth_options), ctypes.c_char_p]),
     "pi5_graph_default_options": (pi5_graph_options, []),
     "pi5_graph_create": (ctypes.c_int32, [ctypes.c_void_p, ctypes.POINTER(pi5_graph_options), ctypes.POINTER(ctypes.c_void_p)]),
     "pi5_graph_destroy": (None, [ctypes.c_void_p]),

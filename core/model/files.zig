@@ -1,0 +1,121 @@
+//! The model-file tools as one implementation shared by the CLI (`inspect`, `convert`,
+//! `quantize`, `synth`) and the C ABI (core/abi_files.zig): argument parsing stays with the
+//! callers, everything from opening the inputs to a finished output file happens here.
+//! Errors from bad input files are error.InvalidGguf / InvalidCheckpoint / InvalidGgjt with
+//! the Diagnostic naming the problem; bad requests are error.InvalidArgument (Diagnostic says
+//! which); error.Aborted when a Progress with `stop` was stopped. A failed write removes the
+//! partial output file.
+const std = @import("std");
+const reader = @import("../gguf/reader.zig");
+const writer_mod = @import("../gguf/writer.zig");
+const inspect_mod = @import("../gguf/inspect.zig");
+const import_llama2c = @import("../gguf/import_llama2c.zig");
+const import_ggjt = @import("../gguf/import_ggjt.zig");
+const synth_mod = @import("../gguf/synth.zig");
+const quant = @import("../quant/quant.zig");
+const quantize_mod = @import("quantize.zig");
+
+pub const Diagnostic = reader.Diagnostic;
+pub const Progress = writer_mod.Progress;
+pub const Target = quantize_mod.Target;
+
+/// Writes the gguf-dump style text of `path` to `out`.
+pub fn inspect(alloc: std.mem.Allocator, path: []const u8, out: anytype, diag: *Diagnostic) !void {
+    var f = try reader.File.open(alloc, path, diag);
+    defer f.deinit();
+    try inspect_mod.dump(&f, out, .{});
+}
+
+fn removePartial(out_path: []const u8) void {
+    std.fs.cwd().deleteFile(out_path) catch {};
+}
+
+/// llama.c checkpoint + tokenizer.bin → GGUF.
+pub fn convertLlama2c(alloc: std.mem.Allocator, checkpoint: []const u8, tokenizer: []const u8, out_path: []const u8, progress: ?Progress, diag: *Diagnostic) !void {
+    errdefer removePartial(out_path);
+    try import_llama2c.convertFiles(alloc, checkpoint, tokenizer, out_path, .{ .progress = progress }, diag);
+}
+
+/// GGJT (legacy ggml) → GGUF.
+pub fn convertGgjt(alloc: std.mem.Allocator, in_path: []const u8, out_path: []const u8, progress: ?Progress, diag: *Diagnostic) !void {
+    errdefer removePartial(out_path);
+    try import_ggjt.convertFile(alloc, in_path, out_path, .{ .progress = progress }, diag);
+}
+
+/// F32/F16 GGUF → `target`. An input whose matrices are already quantized is refused
+/// (error.InvalidGguf naming the tensor): requantizing would only copy them.
+pub fn quantize(alloc: std.mem.Allocator, in_path: []const u8, out_path: []const u8, target: Target, progress: ?Progress, diag: *Diagnostic) !void {
+    {
+        var f = try reader.File.open(alloc, in_path, diag);
+        defer f.deinit();
+        for (f.tensors) |*t| {
+            if (t.n_dims >= 2 and t.type != .f32 and t.type != .f16) {
+                diag.set(null, "tensor '{s}' is already {s}; quantize needs F32/F16 weights", .{ t.name, t.type.name() });
+                return error.InvalidGguf;
+            }
+        }
+    }
+    errdefer removePartial(out_path);
+    try quantize_mod.quantizeFile(alloc, in_path, out_path, target, progress, diag);
+}
+
+pub const Arch = synth_mod.Arch;
+pub const Preset = synth_mod.Preset;
+
+/// A random-weight model: a preset, optionally reshaped (0 = the preset's value).
+pub const SynthRequest = struct {
+    arch: Arch = .llama,
+    preset: Preset = .tiny,
+    weight_type: quant.GgmlType = .f32,
+    /// A GGUF whose tokenizer.* keys are copied (n_vocab follows it); null: no tokenizer.
+    vocab_path: ?[]const u8 = null,
+    seed: u64 = 0,
+    n_embd: u32 = 0,
+    n_ff: u32 = 0,
+    n_layer: u32 = 0,
+    n_head: u32 = 0,
+    n_head_kv: u32 = 0,
+    n_ctx: u32 = 0,
+    progress: ?Progress = null,
+};
+
+/// synth hands whole rows of one tensor; quantize them row by row.
+fn quantizeHook(t: quant.GgmlType, src: []const f32, dst: []u8) anyerror!void {
+    try quant.quantizeRow(t, src, dst);
+}
+
+pub fn synth(alloc: std.mem.Allocator, req: SynthRequest, out_path: []const u8, diag: *Diagnostic) !void {
+    const t = req.weight_type;
+    if (t != .f32 and t != .f16 and !t.isQuantized()) {
+        diag.set(null, "weight type {s} cannot be synthesized", .{t.name()});
+        return error.InvalidArgument;
+    }
+    var cfg = synth_mod.preset(req.preset);
+    cfg.arch = req.arch;
+    inline for (.{ "n_embd", "n_ff", "n_layer", "n_head", "n_head_kv", "n_ctx" }) |f| {
+        if (@field(req, f) != 0) @field(cfg, f) = @field(req, f);
+    }
+    if (req.arch == .gpt2) cfg.n_head_kv = cfg.n_head;
+    var vocab: ?reader.File = null;
+    defer if (vocab) |*v| v.deinit();
+    if (req.vocab_path) |vp| vocab = try reader.File.open(alloc, vp, diag);
+    errdefer removePartial(out_path);
+    synth_mod.generateFile(alloc, cfg, .{
+        .seed = req.seed,
+        .weight_type = t,
+        .quantize = quantizeHook,
+        .vocab = if (vocab) |*v| v else null,
+        .name = @tagName(req.preset),
+        .progress = req.progress,
+    }, out_path) catch |e| switch (e) {
+        error.InvalidConfig => {
+            if (vocab != null and vocab.?.getArray("tokenizer.ggml.tokens") == null) {
+                diag.set(null, "{s} has no tokenizer.ggml.tokens", .{req.vocab_path.?});
+                return error.InvalidGguf;
+            }
+            diag.set(null, "inconsistent shape (n_embd {d}, n_ff {d}, n_layer {d}, n_head {d}, n_head_kv {d}, n_ctx {d}) or weight type {s} for these rows", .{ cfg.n_embd, cfg.n_ff, cfg.n_layer, cfg.n_head, cfg.n_head_kv, cfg.n_ctx, t.name() });
+            return error.InvalidArgument;
+        },
+        else => return e,
+    };
+}
