@@ -29,7 +29,7 @@ for f in "$tmp/aarch64/lib/libpi5_llm_rt.so" "$tmp/aarch64/bin/pi5_llm_rt"; do
 done
 
 step "valgrind (baseline x86-64-v3 build: memcheck cannot decode AVX-512)"
-scripts/zig.sh build examples -Dcpu=x86_64_v3 --prefix "$tmp/vg"
+scripts/zig.sh build install examples -Dcpu=x86_64_v3 --prefix "$tmp/vg"
 vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 --suppressions=tests/valgrind.supp"
 PI5_BACKEND=cpu $vg "$tmp/vg/bin/create_destroy" "$tmp/vg/lib/libpi5_llm_rt.so" 1000 | tail -1
 $vg "$tmp/vg/bin/create_destroy" "$tmp/vg/lib/libpi5_llm_rt.so" 3 | tail -1
