@@ -6,6 +6,12 @@
 // across the workgroup: through shared memory (baseline, every device, V3DV included) or with
 // subgroupAdd + a short shared pass (USE_SUBGROUP, where subgroup arithmetic exists).
 // The workgroup size WG (spec constant 0) must be a power of two.
+#ifdef DQ_S16
+#extension GL_EXT_shader_16bit_storage : require
+#endif
+#ifdef DQ_H16
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#endif
 #include "common.glsl"
 #ifdef USE_SUBGROUP
 #extension GL_KHR_shader_subgroup_basic : require
@@ -44,6 +50,20 @@ void accum4(const vec4 w, const uint k) {
     }
 }
 
+#ifdef DQ_H16
+// fp16 products, f32 sums: each x rounded to f16, w·x rounded to f16, then accumulated in f32.
+// Per output |err| <= ~(2^-10 + n·2^-24)·Σ|w·x| (+ f16 underflow); |x| past 65504 gives inf.
+void accum4h(const f16vec4 w, const uint k) {
+    [[unroll]] for (uint t = 0u; t < MAX_T; t++) {
+        if (t < p.n_tokens) {
+            const uint xi = t * p.x_stride + k;
+            const vec4 pr = vec4(w * f16vec4(x[xi], x[xi + 1u], x[xi + 2u], x[xi + 3u]));
+            acc[t] += (pr.x + pr.y) + (pr.z + pr.w);
+        }
+    }
+}
+#endif
+
 void main() {
     const uint row = gl_WorkGroupID.y * p.grid_x + gl_WorkGroupID.x;
     if (row >= p.n_rows) return; // uniform over the workgroup
@@ -58,12 +78,20 @@ void main() {
         for (uint k = tid; k < p.n_in; k += WG) {
             const float w = dq1(rb + k * DQ_ESIZE);
             [[unroll]] for (uint t = 0u; t < MAX_T; t++) {
+#ifdef DQ_H16
+                if (t < p.n_tokens) acc[t] += float(float16_t(w) * float16_t(x[t * p.x_stride + k]));
+#else
                 if (t < p.n_tokens) acc[t] = fma(w, x[t * p.x_stride + k], acc[t]);
+#endif
             }
         }
     } else {
         // Rows of a multiple of 4 elements start on whole words: 4 elements per load group.
+#ifdef DQ_H16
+        for (uint q = tid; q < p.n_in / 4u; q += WG) accum4h(dq4h(rb + 4u * q * DQ_ESIZE), 4u * q);
+#else
         for (uint q = tid; q < p.n_in / 4u; q += WG) accum4(dq4p(rb + 4u * q * DQ_ESIZE), 4u * q);
+#endif
     }
 #else
     // Groups of 8 elements (two quads from one qs word): consecutive invocations read

@@ -84,6 +84,12 @@ pub const variants = [_]Variant{
     .{ .name = "mul_mat_vec_q4_k_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q4_K", "USE_SUBGROUP" } },
     .{ .name = "mul_mat_vec_q5_k_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q5_K", "USE_SUBGROUP" } },
     .{ .name = "mul_mat_vec_q6_k_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q6_K", "USE_SUBGROUP" } },
+    // F16 mat-vec reading the weights through 16-bit storage (report.storage_16bit; V3DV has it).
+    .{ .name = "mul_mat_vec_f16_s16", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_F16", "DQ_S16" } },
+    .{ .name = "mul_mat_vec_f16_s16_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_F16", "DQ_S16", "USE_SUBGROUP" } },
+    // F16 mat-vec with fp16 products, f32 sums (report.shader_float16; never V3DV).
+    .{ .name = "mul_mat_vec_f16_h16", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_F16", "DQ_H16" } },
+    .{ .name = "mul_mat_vec_f16_h16_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_F16", "DQ_H16", "USE_SUBGROUP" } },
     // Prompt mat-mat (> 8 tokens): tiles of W dequantized into shared memory.
     .{ .name = "mul_mat_f32", .src = "mul_mat.comp", .defines = &.{"DQ_F32"} },
     .{ .name = "mul_mat_f16", .src = "mul_mat.comp", .defines = &.{"DQ_F16"} },

@@ -8,6 +8,10 @@
 //!    reduction: the V3DV baseline). One workgroup per weight row, power-of-two size ≤ 128;
 //!    quantized rows stream as 8-element groups (dq8: both nibbles of one word), plain rows as
 //!    4-element word loads when ne0 % 4 == 0, else element by element.
+//!    F16 weights: `mul_mat_vec_f16_s16[_sg]` (f16vec2 loads through GL_EXT_shader_16bit_storage,
+//!    bit-identical to the word path) when report.storage_16bit (V3DV has it); with
+//!    PlanOptions.float16 and report.shader_float16 (never V3DV), `mul_mat_vec_f16_h16[_sg]`
+//!    (f16 products, f32 sums; per output |err| ≤ ~1e-3·Σ|w·x|).
 //!  - n_tokens > max_vec_tokens: `mul_mat_<type>`, 64×64 tiles (256 invocations, 8 KiB shared)
 //!    where the device allows 256 invocations, else 32×32 tiles (64 invocations, 4 KiB).
 //!
@@ -66,11 +70,15 @@ comptime {
 
 pub const Kind = enum { vec, vec_subgroup, tiled };
 
+/// Optional device feature a variant needs beyond the V3DV baseline (checked by mulMatPlan).
+pub const Feature = enum { none, storage_16bit, float16 };
+
 /// The variant a device gets for one product, and its launch shape.
 pub const Plan = struct {
     /// Row name in shaders/variants.zig.
     name: []const u8,
     kind: Kind,
+    feature: Feature = .none,
     /// Workgroup size (spec constant 0).
     local: u32,
     /// Tile of the tiled kernel (rows of W × tokens); 0 for mat-vec.
@@ -103,7 +111,20 @@ pub fn planMulMat(report: *const vk.Report, t: GgmlType, n_tokens: u64) Error!Pl
 pub const PlanOptions = struct {
     /// Use the subgroup-arithmetic mat-vec where the device has it (false: the V3DV baseline).
     subgroup: bool = true,
+    /// F16 mat-vec: read the weights through 16-bit storage where the device has it.
+    storage16: bool = true,
+    /// F16 mat-vec: fp16 products (f32 sums) where the device has shaderFloat16. Relative error
+    /// up to ~1e-3 of Σ|w·x| and inf for |x| > 65504, so off unless asked for.
+    float16: bool = false,
 };
+
+fn featureOk(report: *const vk.Report, f: Feature) bool {
+    return switch (f) {
+        .none => true,
+        .storage_16bit => report.storage_16bit,
+        .float16 => report.shader_float16,
+    };
+}
 
 pub fn planMulMatWith(report: *const vk.Report, t: GgmlType, n_tokens: u64, opts: PlanOptions) Error!Plan {
     const max_wg = report.maxWorkgroup1D();
@@ -117,6 +138,13 @@ pub fn planMulMatWith(report: *const vk.Report, t: GgmlType, n_tokens: u64, opts
             .kind = if (sg) .vec_subgroup else .vec,
             .local = local,
         };
+        if (t == .f16 and opts.float16 and report.shader_float16) {
+            p.name = if (sg) "mul_mat_vec_f16_h16_sg" else "mul_mat_vec_f16_h16";
+            p.feature = .float16;
+        } else if (t == .f16 and opts.storage16 and report.storage_16bit) {
+            p.name = if (sg) "mul_mat_vec_f16_s16_sg" else "mul_mat_vec_f16_s16";
+            p.feature = .storage_16bit;
+        }
         p.spec_buf[0] = local;
         return p;
     }
@@ -257,6 +285,7 @@ pub fn mulMatPlan(k: *Kernels, seq: *vk.Sequence, plan: Plan, w: View, x: View, 
     const ob = try denseBinding(k, out);
     if (plan.kind != .tiled and n_tokens > max_vec_tokens) return error.InvalidArgument;
     if (plan.kind == .vec_subgroup and !(ctx.report.hasSubgroupArithmetic() and ctx.report.subgroup_ops.basic)) return error.Unsupported;
+    if (!featureOk(&ctx.report, plan.feature)) return error.Unsupported;
     const pl = try ctx.pipelines.get(.{ .name = plan.name, .n_buffers = 3, .push_bytes = @sizeOf(MatPush), .spec = plan.spec() });
     ctx.log.debug("kernels: mul_mat {s} [{d}x{d}] x {d} tokens -> {s} (workgroup {d}, tile {d}x{d})", .{
         w.type.name(), n_out, n_in, n_tokens, plan.name, plan.local, plan.bm, plan.bn,

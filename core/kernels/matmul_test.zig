@@ -231,13 +231,22 @@ test "matmul: every type and variant matches the CPU (mat-vec and tiled, odd sha
             try refCpu(&w, x, sh.n_tokens, cpu);
 
             // The default choice, plus the shared-memory mat-vec where subgroups took over.
-            var plans: [2]mm.Plan = undefined;
+            // F16 with 16-bit storage: also the word-load baseline (both reductions).
+            var plans: [4]mm.Plan = undefined;
             var n_plans: usize = 0;
             plans[n_plans] = try mm.planMulMat(&ctx.report, t, sh.n_tokens);
             n_plans += 1;
             if (plans[0].kind == .vec_subgroup) {
                 plans[n_plans] = try mm.planMulMatWith(&ctx.report, t, sh.n_tokens, .{ .subgroup = false });
                 n_plans += 1;
+            }
+            if (plans[0].feature != .none) {
+                plans[n_plans] = try mm.planMulMatWith(&ctx.report, t, sh.n_tokens, .{ .storage16 = false });
+                n_plans += 1;
+                if (plans[0].kind == .vec_subgroup) {
+                    plans[n_plans] = try mm.planMulMatWith(&ctx.report, t, sh.n_tokens, .{ .subgroup = false, .storage16 = false });
+                    n_plans += 1;
+                }
             }
             for (plans[0..n_plans], 0..) |p, pi| {
                 try gpuMatmul(&k, &wbuf, &w, x, sh.n_tokens, if (pi == 0) null else p, got);
@@ -254,6 +263,69 @@ test "matmul: every type and variant matches the CPU (mat-vec and tiled, odd sha
         }
     }
     if (verbose) for (mm.weight_types, worst_exact, worst_cpu) |t, a, b| std.debug.print("{s:<5} worst: exact {e:.2} cpu {e:.2}\n", .{ t.name(), a, b });
+    try vkt.expectNoValidationMessages(ctx);
+}
+
+test "matmul: F16 mat-vec variants (16-bit storage, fp16 arithmetic) where the device has them" {
+    const ctx = try vkt.testContext(.{});
+    defer ctx.destroy();
+    var k = try kernels.Kernels.init(ctx);
+    defer k.deinit();
+    const r = &ctx.report;
+    if (r.profile == .v3dv) try testing.expect(!r.shader_float16);
+    var worst_h16: f64 = 0;
+    for ([_]usize{ 67, 132, 512 }, 0..) |n_in, si| for ([_]usize{ 1, 3, 8 }) |n_tokens| {
+        var w = try Weights.init(.f16, 37, n_in, 4000 + si);
+        defer w.deinit();
+        var wbuf = try w.upload(ctx, null);
+        defer ctx.mem.destroyBuffer(&wbuf);
+        const x = try testing.allocator.alloc(f32, n_tokens * n_in);
+        defer testing.allocator.free(x);
+        var rng = std.Random.DefaultPrng.init(11 + si);
+        randomRows(rng.random(), x);
+        const n = n_tokens * w.n_out;
+        const want = try testing.allocator.alloc(f32, n);
+        defer testing.allocator.free(want);
+        const base = try testing.allocator.alloc(f32, n);
+        defer testing.allocator.free(base);
+        const got = try testing.allocator.alloc(f32, n);
+        defer testing.allocator.free(got);
+        refExact(&w, x, n_tokens, want);
+        for ([_]bool{ false, true }) |sg| {
+            if (sg and !r.hasSubgroupArithmetic()) continue;
+            const word = try mm.planMulMatWith(r, .f16, n_tokens, .{ .subgroup = sg, .storage16 = false });
+            try testing.expectEqual(mm.Feature.none, word.feature);
+            try gpuMatmul(&k, &wbuf, &w, x, n_tokens, word, base);
+            const s16 = try mm.planMulMatWith(r, .f16, n_tokens, .{ .subgroup = sg });
+            if (r.storage_16bit) {
+                try testing.expectEqual(mm.Feature.storage_16bit, s16.feature);
+                try gpuMatmul(&k, &wbuf, &w, x, n_tokens, s16, got);
+                // Same values in the same order: the same bits as the word path.
+                try testing.expectEqualSlices(u32, @ptrCast(base), @ptrCast(got));
+                try testing.expect(normErr(want, got) <= exact_bound);
+            } else try testing.expectEqual(mm.Feature.none, s16.feature);
+            const h16 = try mm.planMulMatWith(r, .f16, n_tokens, .{ .subgroup = sg, .float16 = true });
+            if (!r.shader_float16) {
+                try testing.expect(h16.feature != .float16);
+                continue;
+            }
+            try testing.expectEqual(mm.Feature.float16, h16.feature);
+            try gpuMatmul(&k, &wbuf, &w, x, n_tokens, h16, got);
+            // Per output: x and w·x each rounded to f16 (2 · 2^-11 relative), f32 sums.
+            for (0..n_tokens) |t| for (0..w.n_out) |row| {
+                var abs_sum: f64 = 0;
+                for (0..n_in) |i| abs_sum += @abs(@as(f64, w.deq[row * n_in + i]) * x[t * n_in + i]);
+                const bound = (std.math.pow(f64, 2, -10) + @as(f64, @floatFromInt(n_in)) * std.math.pow(f64, 2, -24)) * abs_sum + 1e-6;
+                const e = @abs(@as(f64, got[t * w.n_out + row]) - want[t * w.n_out + row]);
+                if (!(e <= bound)) {
+                    std.debug.print("{s} n_in {d} tokens {d} out {d}/{d}: err {e} > bound {e}\n", .{ h16.name, n_in, n_tokens, t, row, e, bound });
+                    return error.TestUnexpectedResult;
+                }
+            };
+            worst_h16 = @max(worst_h16, normErr(want, got));
+        }
+    };
+    if (verbose) std.debug.print("f16 h16 worst normalized error {e:.2}\n", .{worst_h16});
     try vkt.expectNoValidationMessages(ctx);
 }
 
@@ -355,8 +427,19 @@ test "matmul: variant choice follows the report" {
     try testing.expectEqualStrings("mul_mat_vec_q4_k_sg", try mm.variantName(&r, .q4_k, 1));
     try testing.expectEqualStrings("mul_mat_q4_k", try mm.variantName(&r, .q4_k, 9));
     try testing.expectEqual(@as(u32, 64), (try mm.planMulMat(&r, .q8_0, 100)).bm);
+    try testing.expectEqualStrings("mul_mat_vec_f16_sg", try mm.variantName(&r, .f16, 1));
+    r.storage_16bit = true;
+    r.shader_float16 = true;
+    try testing.expectEqualStrings("mul_mat_vec_f16_s16_sg", try mm.variantName(&r, .f16, 1));
+    try testing.expectEqualStrings("mul_mat_vec_f16_h16_sg", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true })).name);
+    try testing.expectEqualStrings("mul_mat_vec_f16_h16", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true, .subgroup = false })).name);
+    try testing.expectEqualStrings("mul_mat_f16", try mm.variantName(&r, .f16, 9));
+    try testing.expectEqualStrings("mul_mat_vec_q8_0_sg", (try mm.planMulMatWith(&r, .q8_0, 1, .{ .float16 = true })).name);
     r.applyProfile(.v3dv);
     try testing.expectEqualStrings("mul_mat_vec_q4_k", try mm.variantName(&r, .q4_k, 8));
+    // V3DV keeps 16-bit storage but has no fp16 arithmetic.
+    try testing.expectEqualStrings("mul_mat_vec_f16_s16", try mm.variantName(&r, .f16, 1));
+    try testing.expectEqualStrings("mul_mat_vec_f16_s16", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true })).name);
     const tiled = try mm.planMulMat(&r, .f16, 64);
     try testing.expectEqual(@as(u32, 256), tiled.local);
     try testing.expect(2 * tiled.bm * 16 * 4 <= r.max_compute_shared_memory_size);
