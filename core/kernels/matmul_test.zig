@@ -329,6 +329,113 @@ test "matmul: F16 mat-vec variants (16-bit storage, fp16 arithmetic) where the d
     try vkt.expectNoValidationMessages(ctx);
 }
 
+/// mulMatQ (int8 activations where the device has integer dot products) into `out`.
+fn gpuMatmulQ(k: *kernels.Kernels, wbuf: *const vk.Buffer, w: *const Weights, x: []const f32, n_tokens: usize, out: []f32) !void {
+    const ctx = k.ctx;
+    var xb = try ctx.mem.createBuffer(x.len * 4, .{});
+    defer ctx.mem.destroyBuffer(&xb);
+    try ctx.mem.upload(&xb, 0, std.mem.sliceAsBytes(x));
+    var qb = try ctx.mem.createBuffer(mm.q8ScratchBytes(w.n_in, n_tokens), .{});
+    defer ctx.mem.destroyBuffer(&qb);
+    var ob = try ctx.mem.createBuffer(out.len * 4, .{});
+    defer ctx.mem.destroyBuffer(&ob);
+    var seq = try vk.Sequence.init(ctx, 0);
+    defer seq.deinit();
+    try seq.begin();
+    seq.fill(&ob, nan_poison);
+    seq.fill(&qb, nan_poison);
+    seq.barrier();
+    const xv = kernels.View{ .buf = &xb, .ne = .{ w.n_in, n_tokens, 1, 1 } };
+    const qv = kernels.View{ .buf = &qb, .type = .i32, .ne = .{ mm.q8ScratchBytes(w.n_in, n_tokens) / 4, 1, 1, 1 } };
+    const ov = kernels.View{ .buf = &ob, .ne = .{ w.n_out, n_tokens, 1, 1 } };
+    try mm.mulMatQ(k, &seq, w.view(wbuf), xv, qv, ov);
+    try seq.end();
+    try seq.submit();
+    try ctx.mem.download(&ob, 0, std.mem.sliceAsBytes(out));
+}
+
+test "matmul: Q8_0 integer dot product mat-vec (int8 activations) where the device has it" {
+    const ctx = try vkt.testContext(.{});
+    defer ctx.destroy();
+    var k = try kernels.Kernels.init(ctx);
+    defer k.deinit();
+    const r = &ctx.report;
+    const has = r.integer_dot_product and r.shader_int8;
+    if (r.profile == .v3dv) try testing.expect(!has);
+    var worst_exact: f64 = 0;
+    var worst_cpu: f64 = 0;
+    var worst_ratio: f64 = 0;
+    for ([_]usize{ 64, 192, 1024 }, 0..) |n_in, si| for ([_]usize{ 1, 3, 8 }) |n_tokens| {
+        var w = try Weights.init(.q8_0, 37, n_in, 6000 + si);
+        defer w.deinit();
+        var wbuf = try w.upload(ctx, null);
+        defer ctx.mem.destroyBuffer(&wbuf);
+        const x = try testing.allocator.alloc(f32, n_tokens * n_in);
+        defer testing.allocator.free(x);
+        var rng = std.Random.DefaultPrng.init(21 + si);
+        randomRows(rng.random(), x);
+        const n = n_tokens * w.n_out;
+        const want = try testing.allocator.alloc(f32, n);
+        defer testing.allocator.free(want);
+        const cpu = try testing.allocator.alloc(f32, n);
+        defer testing.allocator.free(cpu);
+        const got = try testing.allocator.alloc(f32, n);
+        defer testing.allocator.free(got);
+        refExact(&w, x, n_tokens, want);
+        try refCpu(&w, x, n_tokens, cpu);
+        const plan = try mm.planMulMatWith(r, .q8_0, n_tokens, .{ .int_dot = true });
+        try testing.expectEqual(has, plan.feature == .int_dot);
+        try testing.expect((try mm.planMulMat(r, .q8_0, n_tokens)).feature == .none);
+        try gpuMatmulQ(&k, &wbuf, &w, x, n_tokens, got);
+        const e_exact = normErr(want, got);
+        const e_cpu = normErr(cpu, got);
+        worst_exact = @max(worst_exact, e_exact);
+        worst_cpu = @max(worst_cpu, e_cpu);
+        if (!has) {
+            // The fallback is the plain mat-vec: f32 activations.
+            try testing.expect(e_exact <= exact_bound);
+            continue;
+        }
+        try testing.expect(e_cpu <= cpuBound(.q8_0));
+        // Per output: each activation off by at most d/2 (+ the f32 rounding of x·(1/d)), d =
+        // max|x|/127 of its 32-block; the int sums are exact; f32 scaling and summing ~1e-6.
+        for (0..n_tokens) |t| for (0..w.n_out) |row| {
+            var bound: f64 = 1e-6;
+            var blk: usize = 0;
+            while (blk < n_in) : (blk += 32) {
+                var amax: f64 = 0;
+                var wabs: f64 = 0;
+                var wx: f64 = 0;
+                for (blk..blk + 32) |i| {
+                    amax = @max(amax, @abs(@as(f64, x[t * n_in + i])));
+                    wabs += @abs(@as(f64, w.deq[row * n_in + i]));
+                    wx += @abs(@as(f64, w.deq[row * n_in + i]) * x[t * n_in + i]);
+                }
+                bound += 0.5001 * amax / 127.0 * wabs + 1e-6 * wx;
+            }
+            const e = @abs(@as(f64, got[t * w.n_out + row]) - want[t * w.n_out + row]);
+            worst_ratio = @max(worst_ratio, e / bound);
+            if (!(e <= bound)) {
+                std.debug.print("q8_0 dp n_in {d} tokens {d} out {d}/{d}: err {e} > bound {e}\n", .{ n_in, n_tokens, t, row, e, bound });
+                return error.TestUnexpectedResult;
+            }
+        };
+    };
+    if (verbose) std.debug.print("q8_0 int dot (on: {}): worst exact {e:.2} cpu {e:.2}, err/bound {d:.3}\n", .{ has, worst_exact, worst_cpu, worst_ratio });
+    // An int_dot plan without its scratch is refused.
+    if (has) {
+        var b = try ctx.mem.createBuffer(1 << 16, .{});
+        defer ctx.mem.destroyBuffer(&b);
+        var seq = try vk.Sequence.init(ctx, 0);
+        defer seq.deinit();
+        try seq.begin();
+        const plan = try mm.planMulMatWith(r, .q8_0, 1, .{ .int_dot = true });
+        try testing.expectError(error.InvalidArgument, mm.mulMatPlan(&k, &seq, plan, .{ .buf = &b, .type = .q8_0, .ne = .{ 64, 8, 1, 1 } }, .{ .buf = &b, .ne = .{ 64, 1, 1, 1 } }, .{ .buf = &b, .ne = .{ 8, 1, 1, 1 } }));
+        try seq.end();
+    }
+    try vkt.expectNoValidationMessages(ctx);
+}
+
 test "matmul: weights split into chunks give the same bits" {
     const ctx = try vkt.testContext(.{});
     defer ctx.destroy();
@@ -435,11 +542,18 @@ test "matmul: variant choice follows the report" {
     try testing.expectEqualStrings("mul_mat_vec_f16_h16", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true, .subgroup = false })).name);
     try testing.expectEqualStrings("mul_mat_f16", try mm.variantName(&r, .f16, 9));
     try testing.expectEqualStrings("mul_mat_vec_q8_0_sg", (try mm.planMulMatWith(&r, .q8_0, 1, .{ .float16 = true })).name);
+    r.integer_dot_product = true;
+    r.shader_int8 = true;
+    try testing.expectEqualStrings("mul_mat_vec_q8_0_dp_sg", (try mm.planMulMatWith(&r, .q8_0, 8, .{ .int_dot = true })).name);
+    try testing.expectEqualStrings("mul_mat_q8_0", (try mm.planMulMatWith(&r, .q8_0, 9, .{ .int_dot = true })).name);
+    try testing.expectEqualStrings("mul_mat_vec_q4_0_sg", (try mm.planMulMatWith(&r, .q4_0, 1, .{ .int_dot = true })).name);
+    try testing.expectEqualStrings("mul_mat_vec_q8_0_sg", try mm.variantName(&r, .q8_0, 1));
     r.applyProfile(.v3dv);
     try testing.expectEqualStrings("mul_mat_vec_q4_k", try mm.variantName(&r, .q4_k, 8));
-    // V3DV keeps 16-bit storage but has no fp16 arithmetic.
+    // V3DV keeps 16-bit storage but has no fp16 arithmetic, no integer dot product.
     try testing.expectEqualStrings("mul_mat_vec_f16_s16", try mm.variantName(&r, .f16, 1));
     try testing.expectEqualStrings("mul_mat_vec_f16_s16", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true })).name);
+    try testing.expectEqualStrings("mul_mat_vec_q8_0", (try mm.planMulMatWith(&r, .q8_0, 1, .{ .int_dot = true })).name);
     const tiled = try mm.planMulMat(&r, .f16, 64);
     try testing.expectEqual(@as(u32, 256), tiled.local);
     try testing.expect(2 * tiled.bm * 16 * 4 <= r.max_compute_shared_memory_size);
