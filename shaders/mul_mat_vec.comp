@@ -107,6 +107,28 @@ void main() {
             }
         }
     }
+#elif defined(DQ_DOT) && defined(DQ_Q4_0)
+    // Q4_0: Σ d_w (q - 8) · d_x qx = d_w (d_x Σ q·qx - 8 · d_x Σ qx): nibbles 0..15 dotted as
+    // int8 (qs word j holds elements 4j.. in its low nibbles, 16 + 4j.. in its high ones), the
+    // offset from the block sum the quantizer stored.
+    const uint nb = p.n_in / 32u;
+    for (uint blk = tid; blk < nb; blk += WG) {
+        const uint b = rb + blk * DQ_BB;
+        const float dw = dq_f16(b);
+        uint wq[4];
+        [[unroll]] for (uint j = 0u; j < 4u; j++) wq[j] = dq_u32_2(b + 2u + 4u * j);
+        [[unroll]] for (uint t = 0u; t < MAX_T; t++) {
+            if (t < p.n_tokens) {
+                const uint xb = 10u * (t * nb + blk);
+                int s = 0;
+                [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                    s += dot4x8(int(wq[j] & 0x0F0F0F0Fu), int(xq[xb + j]), 0);
+                    s += dot4x8(int((wq[j] >> 4) & 0x0F0F0F0Fu), int(xq[xb + 4u + j]), 0);
+                }
+                acc[t] += dw * (float(s) * uintBitsToFloat(xq[xb + 8u]) - 8.0 * uintBitsToFloat(xq[xb + 9u]));
+            }
+        }
+    }
 #elif defined(DQ_PLAIN)
     if ((p.n_in & 3u) != 0u) {
         // Odd lengths: element by element (rows need not start on a word).

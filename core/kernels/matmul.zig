@@ -12,9 +12,9 @@
 //!    bit-identical to the word path) when report.storage_16bit (V3DV has it); with
 //!    PlanOptions.float16 and report.shader_float16 (never V3DV), `mul_mat_vec_f16_h16[_sg]`
 //!    (f16 products, f32 sums; per output |err| ≤ ~1e-3·Σ|w·x|).
-//!    Q8_0 weights through mulMatQ (caller-provided activation scratch) on devices with
+//!    Q8_0 / Q4_0 weights through mulMatQ (caller-provided activation scratch) on devices with
 //!    integer dot product and int8 (never V3DV): quantize_q8_1 (x to int8 per 32-block, d =
-//!    max|x|/127), then `mul_mat_vec_q8_0_dp[_sg]` (OpSDot per 4 bytes, exact int sums).
+//!    max|x|/127), then `mul_mat_vec_{q8_0,q4_0}_dp[_sg]` (OpSDot per 4 bytes, exact int sums).
 //!  - n_tokens > max_vec_tokens: `mul_mat_<type>`, 64×64 tiles (256 invocations, 8 KiB shared)
 //!    where the device allows 256 invocations, else 32×32 tiles (64 invocations, 4 KiB).
 //!
@@ -119,7 +119,7 @@ pub const PlanOptions = struct {
     /// F16 mat-vec: fp16 products (f32 sums) where the device has shaderFloat16. Relative error
     /// up to ~1e-3 of Σ|w·x| and inf for |x| > 65504, so off unless asked for.
     float16: bool = false,
-    /// Q8_0 mat-vec: integer dot products on int8-quantized activations where the device has
+    /// Q8_0 / Q4_0 mat-vec: integer dot products on int8-quantized activations where the device has
     /// integer dot product and int8 arithmetic. Needs a scratch buffer (mulMatQ), so only
     /// callers that pass one ask for it.
     int_dot: bool = false,
@@ -152,8 +152,8 @@ pub fn planMulMatWith(report: *const vk.Report, t: GgmlType, n_tokens: u64, opts
         } else if (t == .f16 and opts.storage16 and report.storage_16bit) {
             p.name = if (sg) "mul_mat_vec_f16_s16_sg" else "mul_mat_vec_f16_s16";
             p.feature = .storage_16bit;
-        } else if (t == .q8_0 and opts.int_dot and featureOk(report, .int_dot)) {
-            p.name = if (sg) "mul_mat_vec_q8_0_dp_sg" else "mul_mat_vec_q8_0_dp";
+        } else if ((t == .q8_0 or t == .q4_0) and opts.int_dot and featureOk(report, .int_dot)) {
+            p.name = if (sg) try variant("mul_mat_vec_", "_dp_sg", t) else try variant("mul_mat_vec_", "_dp", t);
             p.feature = .int_dot;
         }
         p.spec_buf[0] = local;
@@ -295,7 +295,7 @@ pub fn q8ScratchBytes(n_in: u64, n_tokens: u64) u64 {
 /// Push constants of quantize_q8_1.comp.
 const QuantPush = extern struct { n_in: u32, n_tokens: u32, x_stride: u32, grid_x: u32 };
 
-/// mulMat that may take the integer-dot-product mat-vec (Q8_0 weights, ≤ 8 tokens, device with
+/// mulMat that may take the integer-dot-product mat-vec (Q8_0 / Q4_0 weights, ≤ 8 tokens, device with
 /// integer dot product and int8): `xq` is scratch of q8ScratchBytes(n_in, n_tokens) bytes that
 /// receives the int8 activations (recorded: quantize, barrier, mat-vec). Elsewhere as mulMat.
 /// Error vs exact: activations rounded to d/2 per 32-block, d = max|x|/127 (llama.cpp's Q8_1).
@@ -327,7 +327,7 @@ pub fn mulMatPlanQ(k: *Kernels, seq: *vk.Sequence, plan: Plan, w: View, x: View,
     if (!featureOk(&ctx.report, plan.feature)) return error.Unsupported;
     var xin = xb;
     if (plan.feature == .int_dot) {
-        if (w.type != .q8_0 or n_in % 32 != 0) return error.InvalidArgument;
+        if ((w.type != .q8_0 and w.type != .q4_0) or n_in % 32 != 0) return error.InvalidArgument;
         const q = xq orelse return error.InvalidArgument;
         try checkOffset(k, q);
         const qbytes = q8ScratchBytes(n_in, n_tokens);

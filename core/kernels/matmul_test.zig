@@ -354,7 +354,7 @@ fn gpuMatmulQ(k: *kernels.Kernels, wbuf: *const vk.Buffer, w: *const Weights, x:
     try ctx.mem.download(&ob, 0, std.mem.sliceAsBytes(out));
 }
 
-test "matmul: Q8_0 integer dot product mat-vec (int8 activations) where the device has it" {
+test "matmul: Q8_0 / Q4_0 integer dot product mat-vec (int8 activations) where the device has it" {
     const ctx = try vkt.testContext(.{});
     defer ctx.destroy();
     var k = try kernels.Kernels.init(ctx);
@@ -365,8 +365,8 @@ test "matmul: Q8_0 integer dot product mat-vec (int8 activations) where the devi
     var worst_exact: f64 = 0;
     var worst_cpu: f64 = 0;
     var worst_ratio: f64 = 0;
-    for ([_]usize{ 64, 192, 1024 }, 0..) |n_in, si| for ([_]usize{ 1, 3, 8 }) |n_tokens| {
-        var w = try Weights.init(.q8_0, 37, n_in, 6000 + si);
+    for ([_]GgmlType{ .q8_0, .q4_0 }) |wt| for ([_]usize{ 64, 192, 1024 }, 0..) |n_in, si| for ([_]usize{ 1, 3, 8 }) |n_tokens| {
+        var w = try Weights.init(wt, 37, n_in, 6000 + si);
         defer w.deinit();
         var wbuf = try w.upload(ctx, null);
         defer ctx.mem.destroyBuffer(&wbuf);
@@ -383,9 +383,9 @@ test "matmul: Q8_0 integer dot product mat-vec (int8 activations) where the devi
         defer testing.allocator.free(got);
         refExact(&w, x, n_tokens, want);
         try refCpu(&w, x, n_tokens, cpu);
-        const plan = try mm.planMulMatWith(r, .q8_0, n_tokens, .{ .int_dot = true });
+        const plan = try mm.planMulMatWith(r, wt, n_tokens, .{ .int_dot = true });
         try testing.expectEqual(has, plan.feature == .int_dot);
-        try testing.expect((try mm.planMulMat(r, .q8_0, n_tokens)).feature == .none);
+        try testing.expect((try mm.planMulMat(r, wt, n_tokens)).feature == .none);
         try gpuMatmulQ(&k, &wbuf, &w, x, n_tokens, got);
         const e_exact = normErr(want, got);
         const e_cpu = normErr(cpu, got);
@@ -396,7 +396,7 @@ test "matmul: Q8_0 integer dot product mat-vec (int8 activations) where the devi
             try testing.expect(e_exact <= exact_bound);
             continue;
         }
-        try testing.expect(e_cpu <= cpuBound(.q8_0));
+        try testing.expect(e_cpu <= cpuBound(wt));
         // Per output: each activation off by at most d/2 (+ the f32 rounding of x·(1/d)), d =
         // max|x|/127 of its 32-block; the int sums are exact; f32 scaling and summing ~1e-6.
         for (0..n_tokens) |t| for (0..w.n_out) |row| {
@@ -406,22 +406,25 @@ test "matmul: Q8_0 integer dot product mat-vec (int8 activations) where the devi
                 var amax: f64 = 0;
                 var wabs: f64 = 0;
                 var wx: f64 = 0;
+                var wmax: f64 = 0;
                 for (blk..blk + 32) |i| {
+                    wmax = @max(wmax, @abs(@as(f64, w.deq[row * n_in + i])));
                     amax = @max(amax, @abs(@as(f64, x[t * n_in + i])));
                     wabs += @abs(@as(f64, w.deq[row * n_in + i]));
                     wx += @abs(@as(f64, w.deq[row * n_in + i]) * x[t * n_in + i]);
                 }
-                bound += 0.5001 * amax / 127.0 * wabs + 1e-6 * wx;
+                // Q4_0's offset form d_w(d_x Σq·qx − 8 s) rounds terms up to 2·max|w|·Σ|x|.
+                bound += 0.5001 * amax / 127.0 * wabs + 1e-6 * wx + 1e-6 * 64 * amax * wmax;
             }
             const e = @abs(@as(f64, got[t * w.n_out + row]) - want[t * w.n_out + row]);
             worst_ratio = @max(worst_ratio, e / bound);
             if (!(e <= bound)) {
-                std.debug.print("q8_0 dp n_in {d} tokens {d} out {d}/{d}: err {e} > bound {e}\n", .{ n_in, n_tokens, t, row, e, bound });
+                std.debug.print("{s} dp n_in {d} tokens {d} out {d}/{d}: err {e} > bound {e}\n", .{ wt.name(), n_in, n_tokens, t, row, e, bound });
                 return error.TestUnexpectedResult;
             }
         };
     };
-    if (verbose) std.debug.print("q8_0 int dot (on: {}): worst exact {e:.2} cpu {e:.2}, err/bound {d:.3}\n", .{ has, worst_exact, worst_cpu, worst_ratio });
+    if (verbose) std.debug.print("q8_0/q4_0 int dot (on: {}): worst exact {e:.2} cpu {e:.2}, err/bound {d:.3}\n", .{ has, worst_exact, worst_cpu, worst_ratio });
     // An int_dot plan without its scratch is refused.
     if (has) {
         var b = try ctx.mem.createBuffer(1 << 16, .{});
@@ -546,7 +549,8 @@ test "matmul: variant choice follows the report" {
     r.shader_int8 = true;
     try testing.expectEqualStrings("mul_mat_vec_q8_0_dp_sg", (try mm.planMulMatWith(&r, .q8_0, 8, .{ .int_dot = true })).name);
     try testing.expectEqualStrings("mul_mat_q8_0", (try mm.planMulMatWith(&r, .q8_0, 9, .{ .int_dot = true })).name);
-    try testing.expectEqualStrings("mul_mat_vec_q4_0_sg", (try mm.planMulMatWith(&r, .q4_0, 1, .{ .int_dot = true })).name);
+    try testing.expectEqualStrings("mul_mat_vec_q4_0_dp", (try mm.planMulMatWith(&r, .q4_0, 1, .{ .int_dot = true, .subgroup = false })).name);
+    try testing.expectEqualStrings("mul_mat_vec_q4_1_sg", (try mm.planMulMatWith(&r, .q4_1, 1, .{ .int_dot = true })).name);
     try testing.expectEqualStrings("mul_mat_vec_q8_0_sg", try mm.variantName(&r, .q8_0, 1));
     r.applyProfile(.v3dv);
     try testing.expectEqualStrings("mul_mat_vec_q4_k", try mm.variantName(&r, .q4_k, 8));
