@@ -97,6 +97,9 @@ pub const variants = [_]Variant{
     .{ .name = "mul_mat_vec_q8_0_dp_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q8_0", "DQ_DOT", "USE_SUBGROUP" } },
     .{ .name = "mul_mat_vec_q4_0_dp", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q4_0", "DQ_DOT" } },
     .{ .name = "mul_mat_vec_q4_0_dp_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q4_0", "DQ_DOT", "USE_SUBGROUP" } },
+    // F16 prompt mat-mat on NV cooperative matrices (report.cooperative_matrix_nv and
+    // shader_float16; untested: no such device here).
+    .{ .name = "mul_mat_f16_coopmat_nv", .src = "mul_mat_coopmat.comp" },
     // Prompt mat-mat (> 8 tokens): tiles of W dequantized into shared memory.
     .{ .name = "mul_mat_f32", .src = "mul_mat.comp", .defines = &.{"DQ_F32"} },
     .{ .name = "mul_mat_f16", .src = "mul_mat.comp", .defines = &.{"DQ_F16"} },

@@ -15,6 +15,10 @@
 //!    Q8_0 / Q4_0 weights through mulMatQ (caller-provided activation scratch) on devices with
 //!    integer dot product and int8 (never V3DV): quantize_q8_1 (x to int8 per 32-block, d =
 //!    max|x|/127), then `mul_mat_vec_{q8_0,q4_0}_dp[_sg]` (OpSDot per 4 bytes, exact int sums).
+//!  - n_tokens > max_vec_tokens, F16 weights, report.cooperative_matrix_nv and shader_float16
+//!    (subgroups of 16..64): `mul_mat_f16_coopmat_nv` (64×32 tiles of 16×16×16 NV cooperative
+//!    matrix products, f32 accumulators, 4 subgroups). Compiled and gated but UNTESTED: no device
+//!    here has VK_NV_cooperative_matrix.
 //!  - n_tokens > max_vec_tokens: `mul_mat_<type>`, 64×64 tiles (256 invocations, 8 KiB shared)
 //!    where the device allows 256 invocations, else 32×32 tiles (64 invocations, 4 KiB).
 //!
@@ -74,7 +78,7 @@ comptime {
 pub const Kind = enum { vec, vec_subgroup, tiled };
 
 /// Optional device feature a variant needs beyond the V3DV baseline (checked by mulMatPlan).
-pub const Feature = enum { none, storage_16bit, float16, int_dot };
+pub const Feature = enum { none, storage_16bit, float16, int_dot, coopmat_nv };
 
 /// The variant a device gets for one product, and its launch shape.
 pub const Plan = struct {
@@ -123,6 +127,9 @@ pub const PlanOptions = struct {
     /// integer dot product and int8 arithmetic. Needs a scratch buffer (mulMatQ), so only
     /// callers that pass one ask for it.
     int_dot: bool = false,
+    /// F16 mat-mat on NV cooperative matrices (f16 products of x rounded to f16, f32 sums)
+    /// where the device has them. Never run on hardware yet: on by default only there.
+    coopmat: bool = true,
 };
 
 fn featureOk(report: *const vk.Report, f: Feature) bool {
@@ -131,6 +138,10 @@ fn featureOk(report: *const vk.Report, f: Feature) bool {
         .storage_16bit => report.storage_16bit,
         .float16 => report.shader_float16,
         .int_dot => report.integer_dot_product and report.shader_int8,
+        // 4 whole subgroups of at least 16 per 128..256-invocation workgroup.
+        .coopmat_nv => report.cooperative_matrix_nv and report.shader_float16 and report.subgroup_ops.basic and
+            report.subgroup_size >= 16 and report.subgroup_size <= 64 and 4 * report.subgroup_size <= report.maxWorkgroup1D() and
+            (64 + 32) * 16 * 2 + 64 * 32 * 4 <= report.max_compute_shared_memory_size,
     };
 }
 
@@ -158,6 +169,11 @@ pub fn planMulMatWith(report: *const vk.Report, t: GgmlType, n_tokens: u64, opts
         }
         p.spec_buf[0] = local;
         return p;
+    }
+    // F16 on NV cooperative matrices: 64 x 32 tiles, 4 subgroups (untested: no such device here).
+    if (t == .f16 and opts.coopmat and featureOk(report, .coopmat_nv)) {
+        const local = 4 * report.subgroup_size;
+        return .{ .name = "mul_mat_f16_coopmat_nv", .kind = .tiled, .feature = .coopmat_nv, .local = local, .bm = 64, .bn = 32, .spec_buf = .{ local, 64, 32 } };
     }
     // Tiled: (bm + bn) * 16 floats of shared memory, (bm/4)*(bn/4) invocations.
     for ([_]u32{ 64, 32 }) |tile| {

@@ -552,9 +552,19 @@ test "matmul: variant choice follows the report" {
     try testing.expectEqualStrings("mul_mat_vec_q4_0_dp", (try mm.planMulMatWith(&r, .q4_0, 1, .{ .int_dot = true, .subgroup = false })).name);
     try testing.expectEqualStrings("mul_mat_vec_q4_1_sg", (try mm.planMulMatWith(&r, .q4_1, 1, .{ .int_dot = true })).name);
     try testing.expectEqualStrings("mul_mat_vec_q8_0_sg", try mm.variantName(&r, .q8_0, 1));
+    r.subgroup_size = 32;
+    r.cooperative_matrix_nv = true;
+    const cm = try mm.planMulMat(&r, .f16, 64);
+    try testing.expectEqualStrings("mul_mat_f16_coopmat_nv", cm.name);
+    try testing.expectEqual(@as(u32, 128), cm.local);
+    try testing.expectEqualStrings("mul_mat_f16", (try mm.planMulMatWith(&r, .f16, 64, .{ .coopmat = false })).name);
+    try testing.expectEqualStrings("mul_mat_q8_0", try mm.variantName(&r, .q8_0, 64));
+    try testing.expectEqualStrings("mul_mat_vec_f16_s16_sg", try mm.variantName(&r, .f16, 8));
     r.applyProfile(.v3dv);
     try testing.expectEqualStrings("mul_mat_vec_q4_k", try mm.variantName(&r, .q4_k, 8));
-    // V3DV keeps 16-bit storage but has no fp16 arithmetic, no integer dot product.
+    // V3DV keeps 16-bit storage but has no fp16 arithmetic, no integer dot product, no
+    // cooperative matrix.
+    try testing.expectEqualStrings("mul_mat_f16", try mm.variantName(&r, .f16, 64));
     try testing.expectEqualStrings("mul_mat_vec_f16_s16", try mm.variantName(&r, .f16, 1));
     try testing.expectEqualStrings("mul_mat_vec_f16_s16", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true })).name);
     try testing.expectEqualStrings("mul_mat_vec_q8_0", (try mm.planMulMatWith(&r, .q8_0, 1, .{ .int_dot = true })).name);
