@@ -66,11 +66,34 @@ vec4 dq4p(uint off) {
 #elif defined(DQ_F16)
 #define DQ_PLAIN
 #define DQ_ESIZE 2u
+#if defined(DQ_S16)
+// 16-bit storage (the includer enables GL_EXT_shader_16bit_storage): the same binding read as
+// f16vec2 words and converted to float; needs StorageBuffer16BitAccess only, no Float16
+// arithmetic. Bit-identical to unpackHalf2x16.
+layout(std430, binding = DQ_BINDING) readonly buffer DqWeightsH { f16vec2 dqh[]; };
+float dq1(uint off) {
+    const vec2 v = vec2(dqh[off >> 2]);
+    return (off & 2u) != 0u ? v.y : v.x;
+}
+vec4 dq4p(uint off) {
+    const uint a = off >> 2;
+    return vec4(vec2(dqh[a]), vec2(dqh[a + 1u]));
+}
+#else
 float dq1(uint off) { return dq_f16(off); }
 vec4 dq4p(uint off) {
     const uint a = off >> 2;
     return vec4(unpackHalf2x16(dqw[a]), unpackHalf2x16(dqw[a + 1u]));
 }
+#endif
+#if defined(DQ_H16)
+// fp16 arithmetic (the includer enables GL_EXT_shader_explicit_arithmetic_types_float16):
+// 4 weights as f16 from whole words (off a multiple of 8).
+f16vec4 dq4h(uint off) {
+    const uint a = off >> 2;
+    return f16vec4(unpackFloat2x16(dqw[a]), unpackFloat2x16(dqw[a + 1u]));
+}
+#endif
 
 #elif defined(DQ_BF16)
 #define DQ_PLAIN

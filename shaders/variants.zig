@@ -84,6 +84,22 @@ pub const variants = [_]Variant{
     .{ .name = "mul_mat_vec_q4_k_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q4_K", "USE_SUBGROUP" } },
     .{ .name = "mul_mat_vec_q5_k_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q5_K", "USE_SUBGROUP" } },
     .{ .name = "mul_mat_vec_q6_k_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q6_K", "USE_SUBGROUP" } },
+    // F16 mat-vec reading the weights through 16-bit storage (report.storage_16bit; V3DV has it).
+    .{ .name = "mul_mat_vec_f16_s16", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_F16", "DQ_S16" } },
+    .{ .name = "mul_mat_vec_f16_s16_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_F16", "DQ_S16", "USE_SUBGROUP" } },
+    // F16 mat-vec with fp16 products, f32 sums (report.shader_float16; never V3DV).
+    .{ .name = "mul_mat_vec_f16_h16", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_F16", "DQ_H16" } },
+    .{ .name = "mul_mat_vec_f16_h16_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_F16", "DQ_H16", "USE_SUBGROUP" } },
+    // Integer dot product mat-vec (report.integer_dot_product and shader_int8; never V3DV): the
+    // activations quantized to int8 blocks first by quantize_q8_1.
+    .{ .name = "quantize_q8_1", .src = "quantize_q8_1.comp" },
+    .{ .name = "mul_mat_vec_q8_0_dp", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q8_0", "DQ_DOT" } },
+    .{ .name = "mul_mat_vec_q8_0_dp_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q8_0", "DQ_DOT", "USE_SUBGROUP" } },
+    .{ .name = "mul_mat_vec_q4_0_dp", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q4_0", "DQ_DOT" } },
+    .{ .name = "mul_mat_vec_q4_0_dp_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q4_0", "DQ_DOT", "USE_SUBGROUP" } },
+    // F16 prompt mat-mat on NV cooperative matrices (report.cooperative_matrix_nv and
+    // shader_float16; untested: no such device here).
+    .{ .name = "mul_mat_f16_coopmat_nv", .src = "mul_mat_coopmat.comp" },
     // Prompt mat-mat (> 8 tokens): tiles of W dequantized into shared memory.
     .{ .name = "mul_mat_f32", .src = "mul_mat.comp", .defines = &.{"DQ_F32"} },
     .{ .name = "mul_mat_f16", .src = "mul_mat.comp", .defines = &.{"DQ_F16"} },

@@ -8,6 +8,17 @@
 //!    reduction: the V3DV baseline). One workgroup per weight row, power-of-two size ≤ 128;
 //!    quantized rows stream as 8-element groups (dq8: both nibbles of one word), plain rows as
 //!    4-element word loads when ne0 % 4 == 0, else element by element.
+//!    F16 weights: `mul_mat_vec_f16_s16[_sg]` (f16vec2 loads through GL_EXT_shader_16bit_storage,
+//!    bit-identical to the word path) when report.storage_16bit (V3DV has it); with
+//!    PlanOptions.float16 and report.shader_float16 (never V3DV), `mul_mat_vec_f16_h16[_sg]`
+//!    (f16 products, f32 sums; per output |err| ≤ ~1e-3·Σ|w·x|).
+//!    Q8_0 / Q4_0 weights through mulMatQ (caller-provided activation scratch) on devices with
+//!    integer dot product and int8 (never V3DV): quantize_q8_1 (x to int8 per 32-block, d =
+//!    max|x|/127), then `mul_mat_vec_{q8_0,q4_0}_dp[_sg]` (OpSDot per 4 bytes, exact int sums).
+//!  - n_tokens > max_vec_tokens, F16 weights, report.cooperative_matrix_nv and shader_float16
+//!    (subgroups of 16..64): `mul_mat_f16_coopmat_nv` (64×32 tiles of 16×16×16 NV cooperative
+//!    matrix products, f32 accumulators, 4 subgroups). Compiled and gated but UNTESTED: no device
+//!    here has VK_NV_cooperative_matrix.
 //!  - n_tokens > max_vec_tokens: `mul_mat_<type>`, 64×64 tiles (256 invocations, 8 KiB shared)
 //!    where the device allows 256 invocations, else 32×32 tiles (64 invocations, 4 KiB).
 //!
@@ -66,11 +77,15 @@ comptime {
 
 pub const Kind = enum { vec, vec_subgroup, tiled };
 
+/// Optional device feature a variant needs beyond the V3DV baseline (checked by mulMatPlan).
+pub const Feature = enum { none, storage_16bit, float16, int_dot, coopmat_nv };
+
 /// The variant a device gets for one product, and its launch shape.
 pub const Plan = struct {
     /// Row name in shaders/variants.zig.
     name: []const u8,
     kind: Kind,
+    feature: Feature = .none,
     /// Workgroup size (spec constant 0).
     local: u32,
     /// Tile of the tiled kernel (rows of W × tokens); 0 for mat-vec.
@@ -103,7 +118,32 @@ pub fn planMulMat(report: *const vk.Report, t: GgmlType, n_tokens: u64) Error!Pl
 pub const PlanOptions = struct {
     /// Use the subgroup-arithmetic mat-vec where the device has it (false: the V3DV baseline).
     subgroup: bool = true,
+    /// F16 mat-vec: read the weights through 16-bit storage where the device has it.
+    storage16: bool = true,
+    /// F16 mat-vec: fp16 products (f32 sums) where the device has shaderFloat16. Relative error
+    /// up to ~1e-3 of Σ|w·x| and inf for |x| > 65504, so off unless asked for.
+    float16: bool = false,
+    /// Q8_0 / Q4_0 mat-vec: integer dot products on int8-quantized activations where the device has
+    /// integer dot product and int8 arithmetic. Needs a scratch buffer (mulMatQ), so only
+    /// callers that pass one ask for it.
+    int_dot: bool = false,
+    /// F16 mat-mat on NV cooperative matrices (f16 products of x rounded to f16, f32 sums)
+    /// where the device has them. Never run on hardware yet: on by default only there.
+    coopmat: bool = true,
 };
+
+fn featureOk(report: *const vk.Report, f: Feature) bool {
+    return switch (f) {
+        .none => true,
+        .storage_16bit => report.storage_16bit,
+        .float16 => report.shader_float16,
+        .int_dot => report.integer_dot_product and report.shader_int8,
+        // 4 whole subgroups of at least 16 per 128..256-invocation workgroup.
+        .coopmat_nv => report.cooperative_matrix_nv and report.shader_float16 and report.subgroup_ops.basic and
+            report.subgroup_size >= 16 and report.subgroup_size <= 64 and 4 * report.subgroup_size <= report.maxWorkgroup1D() and
+            (64 + 32) * 16 * 2 + 64 * 32 * 4 <= report.max_compute_shared_memory_size,
+    };
+}
 
 pub fn planMulMatWith(report: *const vk.Report, t: GgmlType, n_tokens: u64, opts: PlanOptions) Error!Plan {
     const max_wg = report.maxWorkgroup1D();
@@ -117,8 +157,23 @@ pub fn planMulMatWith(report: *const vk.Report, t: GgmlType, n_tokens: u64, opts
             .kind = if (sg) .vec_subgroup else .vec,
             .local = local,
         };
+        if (t == .f16 and opts.float16 and report.shader_float16) {
+            p.name = if (sg) "mul_mat_vec_f16_h16_sg" else "mul_mat_vec_f16_h16";
+            p.feature = .float16;
+        } else if (t == .f16 and opts.storage16 and report.storage_16bit) {
+            p.name = if (sg) "mul_mat_vec_f16_s16_sg" else "mul_mat_vec_f16_s16";
+            p.feature = .storage_16bit;
+        } else if ((t == .q8_0 or t == .q4_0) and opts.int_dot and featureOk(report, .int_dot)) {
+            p.name = if (sg) try variant("mul_mat_vec_", "_dp_sg", t) else try variant("mul_mat_vec_", "_dp", t);
+            p.feature = .int_dot;
+        }
         p.spec_buf[0] = local;
         return p;
+    }
+    // F16 on NV cooperative matrices: 64 x 32 tiles, 4 subgroups (untested: no such device here).
+    if (t == .f16 and opts.coopmat and featureOk(report, .coopmat_nv)) {
+        const local = 4 * report.subgroup_size;
+        return .{ .name = "mul_mat_f16_coopmat_nv", .kind = .tiled, .feature = .coopmat_nv, .local = local, .bm = 64, .bn = 32, .spec_buf = .{ local, 64, 32 } };
     }
     // Tiled: (bm + bn) * 16 floats of shared memory, (bm/4)*(bn/4) invocations.
     for ([_]u32{ 64, 32 }) |tile| {
@@ -245,6 +300,34 @@ pub fn mulMat(k: *Kernels, seq: *vk.Sequence, w: View, x: View, out: View) Error
 /// `plan` must come from planMulMat for w.type on this device, or name a variant of the same
 /// type and kind the device supports (e.g. the shared-memory mat-vec where subgroups exist).
 pub fn mulMatPlan(k: *Kernels, seq: *vk.Sequence, plan: Plan, w: View, x: View, out: View) Error!void {
+    return mulMatPlanQ(k, seq, plan, w, x, null, out);
+}
+
+/// Bytes of the activation scratch that mulMatQ needs: 40 per 32-element block of x.
+pub fn q8ScratchBytes(n_in: u64, n_tokens: u64) u64 {
+    return (n_in / 32) * n_tokens * 40;
+}
+
+/// Push constants of quantize_q8_1.comp.
+const QuantPush = extern struct { n_in: u32, n_tokens: u32, x_stride: u32, grid_x: u32 };
+
+/// mulMat that may take the integer-dot-product mat-vec (Q8_0 / Q4_0 weights, ≤ 8 tokens, device with
+/// integer dot product and int8): `xq` is scratch of q8ScratchBytes(n_in, n_tokens) bytes that
+/// receives the int8 activations (recorded: quantize, barrier, mat-vec). Elsewhere as mulMat.
+/// Error vs exact: activations rounded to d/2 per 32-block, d = max|x|/127 (llama.cpp's Q8_1).
+pub fn mulMatQ(k: *Kernels, seq: *vk.Sequence, w: View, x: View, xq: View, out: View) Error!void {
+    var plan = try planMulMatWith(&k.ctx.report, w.type, x.nRows(), .{ .int_dot = true });
+    if (plan.feature != .int_dot) return mulMat(k, seq, w, x, out);
+    const want = std.math.ceilPowerOfTwo(u64, @max(w.ne[0] / 32, 32)) catch plan.local;
+    if (want < plan.local) {
+        plan.local = @intCast(want);
+        plan.spec_buf[0] = plan.local;
+    }
+    return mulMatPlanQ(k, seq, plan, w, x, xq, out);
+}
+
+/// mulMatPlan with the activation scratch of an int_dot plan (null for every other plan).
+pub fn mulMatPlanQ(k: *Kernels, seq: *vk.Sequence, plan: Plan, w: View, x: View, xq: ?View, out: View) Error!void {
     const ctx = k.ctx;
     var parts = try weightParts(k, w);
     const n_in = w.ne[0];
@@ -257,6 +340,24 @@ pub fn mulMatPlan(k: *Kernels, seq: *vk.Sequence, plan: Plan, w: View, x: View, 
     const ob = try denseBinding(k, out);
     if (plan.kind != .tiled and n_tokens > max_vec_tokens) return error.InvalidArgument;
     if (plan.kind == .vec_subgroup and !(ctx.report.hasSubgroupArithmetic() and ctx.report.subgroup_ops.basic)) return error.Unsupported;
+    if (!featureOk(&ctx.report, plan.feature)) return error.Unsupported;
+    var xin = xb;
+    if (plan.feature == .int_dot) {
+        if ((w.type != .q8_0 and w.type != .q4_0) or n_in % 32 != 0) return error.InvalidArgument;
+        const q = xq orelse return error.InvalidArgument;
+        try checkOffset(k, q);
+        const qbytes = q8ScratchBytes(n_in, n_tokens);
+        const qch = &q.buf.chunks[q.chunk];
+        if (q.offset + qbytes > qch.size_bytes or qbytes > ctx.report.max_storage_buffer_range) return error.InvalidArgument;
+        xin = .{ .buffer = q.buf, .chunk = q.chunk, .offset = q.offset, .size = qbytes };
+        const qlocal = k.local1D(64);
+        const qpl = try ctx.pipelines.get(.{ .name = "quantize_q8_1", .n_buffers = 2, .push_bytes = @sizeOf(QuantPush), .spec = &.{qlocal} });
+        const n_blocks = n_tokens * (n_in / 32);
+        const qg = vk.grid1D(&ctx.report, n_blocks, qlocal);
+        const qp = QuantPush{ .n_in = try u32Of(n_in), .n_tokens = try u32Of(n_tokens), .x_stride = try u32Of(n_in), .grid_x = qg[0] * qlocal };
+        try seq.dispatch(qpl, &.{ xb, xin }, std.mem.asBytes(&qp), qg);
+        seq.barrier();
+    } else if (xq != null) return error.InvalidArgument;
     const pl = try ctx.pipelines.get(.{ .name = plan.name, .n_buffers = 3, .push_bytes = @sizeOf(MatPush), .spec = plan.spec() });
     ctx.log.debug("kernels: mul_mat {s} [{d}x{d}] x {d} tokens -> {s} (workgroup {d}, tile {d}x{d})", .{
         w.type.name(), n_out, n_in, n_tokens, plan.name, plan.local, plan.bm, plan.bn,
@@ -284,7 +385,7 @@ pub fn mulMatPlan(k: *Kernels, seq: *vk.Sequence, plan: Plan, w: View, x: View, 
             groups = vk.grid1D(&ctx.report, part.n_rows, 1);
         }
         push.grid_x = groups[0];
-        try seq.dispatch(pl, &.{ part.binding, xb, ob }, std.mem.asBytes(&push), groups);
+        try seq.dispatch(pl, &.{ part.binding, xin, ob }, std.mem.asBytes(&push), groups);
     }
 }
 

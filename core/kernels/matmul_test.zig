@@ -21,6 +21,15 @@ const nan_poison: u32 = 0x7fc0dead;
 /// Bound of the error against the f64 reference of the dequantized weights (all types).
 const exact_bound: f64 = 2e-5;
 
+/// Bound vs exact for a plan: fp16 products (x rounded to f16: 2^-11 relative per term, ~3x
+/// Σ|w·x| / max|ref| at these shapes) for the fp16-arithmetic and cooperative-matrix variants.
+fn exactBound(p: mm.Plan) f64 {
+    return switch (p.feature) {
+        .float16, .coopmat_nv => 3e-3,
+        else => exact_bound,
+    };
+}
+
 /// Bound of the error against cpu_ops.matmul per type (the CPU's activation quantization).
 fn cpuBound(t: GgmlType) f64 {
     return switch (t) {
@@ -231,13 +240,22 @@ test "matmul: every type and variant matches the CPU (mat-vec and tiled, odd sha
             try refCpu(&w, x, sh.n_tokens, cpu);
 
             // The default choice, plus the shared-memory mat-vec where subgroups took over.
-            var plans: [2]mm.Plan = undefined;
+            // F16 with 16-bit storage: also the word-load baseline (both reductions).
+            var plans: [4]mm.Plan = undefined;
             var n_plans: usize = 0;
             plans[n_plans] = try mm.planMulMat(&ctx.report, t, sh.n_tokens);
             n_plans += 1;
             if (plans[0].kind == .vec_subgroup) {
                 plans[n_plans] = try mm.planMulMatWith(&ctx.report, t, sh.n_tokens, .{ .subgroup = false });
                 n_plans += 1;
+            }
+            if (plans[0].feature != .none) {
+                plans[n_plans] = try mm.planMulMatWith(&ctx.report, t, sh.n_tokens, .{ .storage16 = false });
+                n_plans += 1;
+                if (plans[0].kind == .vec_subgroup) {
+                    plans[n_plans] = try mm.planMulMatWith(&ctx.report, t, sh.n_tokens, .{ .subgroup = false, .storage16 = false });
+                    n_plans += 1;
+                }
             }
             for (plans[0..n_plans], 0..) |p, pi| {
                 try gpuMatmul(&k, &wbuf, &w, x, sh.n_tokens, if (pi == 0) null else p, got);
@@ -246,7 +264,7 @@ test "matmul: every type and variant matches the CPU (mat-vec and tiled, odd sha
                 if (verbose) std.debug.print("{s:<22} n_out {d:>3} n_in {d:>3} tokens {d:>2}: exact {e:.2} cpu {e:.2}\n", .{ p.name, w.n_out, w.n_in, sh.n_tokens, e_exact, e_cpu });
                 worst_exact[ti] = @max(worst_exact[ti], e_exact);
                 worst_cpu[ti] = @max(worst_cpu[ti], e_cpu);
-                if (e_exact > exact_bound or e_cpu > cpuBound(t)) {
+                if (e_exact > exactBound(p) or e_cpu > @max(cpuBound(t), exactBound(p))) {
                     std.debug.print("matmul {s} ({s}) n_out {d} n_in {d} tokens {d}: error vs exact {e}, vs cpu {e}\n", .{ t.name(), p.name, w.n_out, w.n_in, sh.n_tokens, e_exact, e_cpu });
                     return error.TestUnexpectedResult;
                 }
@@ -254,6 +272,179 @@ test "matmul: every type and variant matches the CPU (mat-vec and tiled, odd sha
         }
     }
     if (verbose) for (mm.weight_types, worst_exact, worst_cpu) |t, a, b| std.debug.print("{s:<5} worst: exact {e:.2} cpu {e:.2}\n", .{ t.name(), a, b });
+    try vkt.expectNoValidationMessages(ctx);
+}
+
+test "matmul: F16 mat-vec variants (16-bit storage, fp16 arithmetic) where the device has them" {
+    const ctx = try vkt.testContext(.{});
+    defer ctx.destroy();
+    var k = try kernels.Kernels.init(ctx);
+    defer k.deinit();
+    const r = &ctx.report;
+    if (r.profile == .v3dv) try testing.expect(!r.shader_float16);
+    var worst_h16: f64 = 0;
+    for ([_]usize{ 67, 132, 512 }, 0..) |n_in, si| for ([_]usize{ 1, 3, 8 }) |n_tokens| {
+        var w = try Weights.init(.f16, 37, n_in, 4000 + si);
+        defer w.deinit();
+        var wbuf = try w.upload(ctx, null);
+        defer ctx.mem.destroyBuffer(&wbuf);
+        const x = try testing.allocator.alloc(f32, n_tokens * n_in);
+        defer testing.allocator.free(x);
+        var rng = std.Random.DefaultPrng.init(11 + si);
+        randomRows(rng.random(), x);
+        const n = n_tokens * w.n_out;
+        const want = try testing.allocator.alloc(f32, n);
+        defer testing.allocator.free(want);
+        const base = try testing.allocator.alloc(f32, n);
+        defer testing.allocator.free(base);
+        const got = try testing.allocator.alloc(f32, n);
+        defer testing.allocator.free(got);
+        refExact(&w, x, n_tokens, want);
+        for ([_]bool{ false, true }) |sg| {
+            if (sg and !r.hasSubgroupArithmetic()) continue;
+            const word = try mm.planMulMatWith(r, .f16, n_tokens, .{ .subgroup = sg, .storage16 = false });
+            try testing.expectEqual(mm.Feature.none, word.feature);
+            try gpuMatmul(&k, &wbuf, &w, x, n_tokens, word, base);
+            const s16 = try mm.planMulMatWith(r, .f16, n_tokens, .{ .subgroup = sg });
+            if (r.storage_16bit) {
+                try testing.expectEqual(mm.Feature.storage_16bit, s16.feature);
+                try gpuMatmul(&k, &wbuf, &w, x, n_tokens, s16, got);
+                // Same values in the same order: the same bits as the word path.
+                try testing.expectEqualSlices(u32, @ptrCast(base), @ptrCast(got));
+                try testing.expect(normErr(want, got) <= exact_bound);
+            } else try testing.expectEqual(mm.Feature.none, s16.feature);
+            const h16 = try mm.planMulMatWith(r, .f16, n_tokens, .{ .subgroup = sg, .float16 = true });
+            if (!r.shader_float16) {
+                try testing.expect(h16.feature != .float16);
+                continue;
+            }
+            try testing.expectEqual(mm.Feature.float16, h16.feature);
+            try gpuMatmul(&k, &wbuf, &w, x, n_tokens, h16, got);
+            // Per output: x and w·x each rounded to f16 (2 · 2^-11 relative), f32 sums.
+            for (0..n_tokens) |t| for (0..w.n_out) |row| {
+                var abs_sum: f64 = 0;
+                for (0..n_in) |i| abs_sum += @abs(@as(f64, w.deq[row * n_in + i]) * x[t * n_in + i]);
+                const bound = (std.math.pow(f64, 2, -10) + @as(f64, @floatFromInt(n_in)) * std.math.pow(f64, 2, -24)) * abs_sum + 1e-6;
+                const e = @abs(@as(f64, got[t * w.n_out + row]) - want[t * w.n_out + row]);
+                if (!(e <= bound)) {
+                    std.debug.print("{s} n_in {d} tokens {d} out {d}/{d}: err {e} > bound {e}\n", .{ h16.name, n_in, n_tokens, t, row, e, bound });
+                    return error.TestUnexpectedResult;
+                }
+            };
+            worst_h16 = @max(worst_h16, normErr(want, got));
+        }
+    };
+    if (verbose) std.debug.print("f16 h16 worst normalized error {e:.2}\n", .{worst_h16});
+    try vkt.expectNoValidationMessages(ctx);
+}
+
+/// mulMatQ (int8 activations where the device has integer dot products) into `out`.
+fn gpuMatmulQ(k: *kernels.Kernels, wbuf: *const vk.Buffer, w: *const Weights, x: []const f32, n_tokens: usize, out: []f32) !void {
+    const ctx = k.ctx;
+    var xb = try ctx.mem.createBuffer(x.len * 4, .{});
+    defer ctx.mem.destroyBuffer(&xb);
+    try ctx.mem.upload(&xb, 0, std.mem.sliceAsBytes(x));
+    var qb = try ctx.mem.createBuffer(mm.q8ScratchBytes(w.n_in, n_tokens), .{});
+    defer ctx.mem.destroyBuffer(&qb);
+    var ob = try ctx.mem.createBuffer(out.len * 4, .{});
+    defer ctx.mem.destroyBuffer(&ob);
+    var seq = try vk.Sequence.init(ctx, 0);
+    defer seq.deinit();
+    try seq.begin();
+    seq.fill(&ob, nan_poison);
+    seq.fill(&qb, nan_poison);
+    seq.barrier();
+    const xv = kernels.View{ .buf = &xb, .ne = .{ w.n_in, n_tokens, 1, 1 } };
+    const qv = kernels.View{ .buf = &qb, .type = .i32, .ne = .{ mm.q8ScratchBytes(w.n_in, n_tokens) / 4, 1, 1, 1 } };
+    const ov = kernels.View{ .buf = &ob, .ne = .{ w.n_out, n_tokens, 1, 1 } };
+    try mm.mulMatQ(k, &seq, w.view(wbuf), xv, qv, ov);
+    try seq.end();
+    try seq.submit();
+    try ctx.mem.download(&ob, 0, std.mem.sliceAsBytes(out));
+}
+
+test "matmul: Q8_0 / Q4_0 integer dot product mat-vec (int8 activations) where the device has it" {
+    const ctx = try vkt.testContext(.{});
+    defer ctx.destroy();
+    var k = try kernels.Kernels.init(ctx);
+    defer k.deinit();
+    const r = &ctx.report;
+    const has = r.integer_dot_product and r.shader_int8;
+    if (r.profile == .v3dv) try testing.expect(!has);
+    var worst_exact: f64 = 0;
+    var worst_cpu: f64 = 0;
+    var worst_ratio: f64 = 0;
+    for ([_]GgmlType{ .q8_0, .q4_0 }) |wt| for ([_]usize{ 64, 192, 1024 }, 0..) |n_in, si| for ([_]usize{ 1, 3, 8 }) |n_tokens| {
+        var w = try Weights.init(wt, 37, n_in, 6000 + si);
+        defer w.deinit();
+        var wbuf = try w.upload(ctx, null);
+        defer ctx.mem.destroyBuffer(&wbuf);
+        const x = try testing.allocator.alloc(f32, n_tokens * n_in);
+        defer testing.allocator.free(x);
+        var rng = std.Random.DefaultPrng.init(21 + si);
+        randomRows(rng.random(), x);
+        const n = n_tokens * w.n_out;
+        const want = try testing.allocator.alloc(f32, n);
+        defer testing.allocator.free(want);
+        const cpu = try testing.allocator.alloc(f32, n);
+        defer testing.allocator.free(cpu);
+        const got = try testing.allocator.alloc(f32, n);
+        defer testing.allocator.free(got);
+        refExact(&w, x, n_tokens, want);
+        try refCpu(&w, x, n_tokens, cpu);
+        const plan = try mm.planMulMatWith(r, wt, n_tokens, .{ .int_dot = true });
+        try testing.expectEqual(has, plan.feature == .int_dot);
+        try testing.expect((try mm.planMulMat(r, wt, n_tokens)).feature == .none);
+        try gpuMatmulQ(&k, &wbuf, &w, x, n_tokens, got);
+        const e_exact = normErr(want, got);
+        const e_cpu = normErr(cpu, got);
+        worst_exact = @max(worst_exact, e_exact);
+        worst_cpu = @max(worst_cpu, e_cpu);
+        if (!has) {
+            // The fallback is the plain mat-vec: f32 activations.
+            try testing.expect(e_exact <= exact_bound);
+            continue;
+        }
+        try testing.expect(e_cpu <= cpuBound(wt));
+        // Per output: each activation off by at most d/2 (+ the f32 rounding of x·(1/d)), d =
+        // max|x|/127 of its 32-block; the int sums are exact; f32 scaling and summing ~1e-6.
+        for (0..n_tokens) |t| for (0..w.n_out) |row| {
+            var bound: f64 = 1e-6;
+            var blk: usize = 0;
+            while (blk < n_in) : (blk += 32) {
+                var amax: f64 = 0;
+                var wabs: f64 = 0;
+                var wx: f64 = 0;
+                var wmax: f64 = 0;
+                for (blk..blk + 32) |i| {
+                    wmax = @max(wmax, @abs(@as(f64, w.deq[row * n_in + i])));
+                    amax = @max(amax, @abs(@as(f64, x[t * n_in + i])));
+                    wabs += @abs(@as(f64, w.deq[row * n_in + i]));
+                    wx += @abs(@as(f64, w.deq[row * n_in + i]) * x[t * n_in + i]);
+                }
+                // Q4_0's offset form d_w(d_x Σq·qx − 8 s) rounds terms up to 2·max|w|·Σ|x|.
+                bound += 0.5001 * amax / 127.0 * wabs + 1e-6 * wx + 1e-6 * 64 * amax * wmax;
+            }
+            const e = @abs(@as(f64, got[t * w.n_out + row]) - want[t * w.n_out + row]);
+            worst_ratio = @max(worst_ratio, e / bound);
+            if (!(e <= bound)) {
+                std.debug.print("{s} dp n_in {d} tokens {d} out {d}/{d}: err {e} > bound {e}\n", .{ wt.name(), n_in, n_tokens, t, row, e, bound });
+                return error.TestUnexpectedResult;
+            }
+        };
+    };
+    if (verbose) std.debug.print("q8_0/q4_0 int dot (on: {}): worst exact {e:.2} cpu {e:.2}, err/bound {d:.3}\n", .{ has, worst_exact, worst_cpu, worst_ratio });
+    // An int_dot plan without its scratch is refused.
+    if (has) {
+        var b = try ctx.mem.createBuffer(1 << 16, .{});
+        defer ctx.mem.destroyBuffer(&b);
+        var seq = try vk.Sequence.init(ctx, 0);
+        defer seq.deinit();
+        try seq.begin();
+        const plan = try mm.planMulMatWith(r, .q8_0, 1, .{ .int_dot = true });
+        try testing.expectError(error.InvalidArgument, mm.mulMatPlan(&k, &seq, plan, .{ .buf = &b, .type = .q8_0, .ne = .{ 64, 8, 1, 1 } }, .{ .buf = &b, .ne = .{ 64, 1, 1, 1 } }, .{ .buf = &b, .ne = .{ 8, 1, 1, 1 } }));
+        try seq.end();
+    }
     try vkt.expectNoValidationMessages(ctx);
 }
 
@@ -285,7 +476,7 @@ test "matmul: weights split into chunks give the same bits" {
             const want = try testing.allocator.alloc(f32, n_tokens * w.n_out);
             defer testing.allocator.free(want);
             refExact(&w, x, n_tokens, want);
-            try testing.expect(normErr(want, b) <= exact_bound);
+            try testing.expect(normErr(want, b) <= exactBound(try mm.planMulMat(&ctx.report, t, n_tokens)));
         }
         // get_rows across chunks: rows from every chunk.
         const ids = [_]u32{ 44, 0, 9, 10, 29, 30, 31 };
@@ -355,8 +546,37 @@ test "matmul: variant choice follows the report" {
     try testing.expectEqualStrings("mul_mat_vec_q4_k_sg", try mm.variantName(&r, .q4_k, 1));
     try testing.expectEqualStrings("mul_mat_q4_k", try mm.variantName(&r, .q4_k, 9));
     try testing.expectEqual(@as(u32, 64), (try mm.planMulMat(&r, .q8_0, 100)).bm);
+    try testing.expectEqualStrings("mul_mat_vec_f16_sg", try mm.variantName(&r, .f16, 1));
+    r.storage_16bit = true;
+    r.shader_float16 = true;
+    try testing.expectEqualStrings("mul_mat_vec_f16_s16_sg", try mm.variantName(&r, .f16, 1));
+    try testing.expectEqualStrings("mul_mat_vec_f16_h16_sg", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true })).name);
+    try testing.expectEqualStrings("mul_mat_vec_f16_h16", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true, .subgroup = false })).name);
+    try testing.expectEqualStrings("mul_mat_f16", try mm.variantName(&r, .f16, 9));
+    try testing.expectEqualStrings("mul_mat_vec_q8_0_sg", (try mm.planMulMatWith(&r, .q8_0, 1, .{ .float16 = true })).name);
+    r.integer_dot_product = true;
+    r.shader_int8 = true;
+    try testing.expectEqualStrings("mul_mat_vec_q8_0_dp_sg", (try mm.planMulMatWith(&r, .q8_0, 8, .{ .int_dot = true })).name);
+    try testing.expectEqualStrings("mul_mat_q8_0", (try mm.planMulMatWith(&r, .q8_0, 9, .{ .int_dot = true })).name);
+    try testing.expectEqualStrings("mul_mat_vec_q4_0_dp", (try mm.planMulMatWith(&r, .q4_0, 1, .{ .int_dot = true, .subgroup = false })).name);
+    try testing.expectEqualStrings("mul_mat_vec_q4_1_sg", (try mm.planMulMatWith(&r, .q4_1, 1, .{ .int_dot = true })).name);
+    try testing.expectEqualStrings("mul_mat_vec_q8_0_sg", try mm.variantName(&r, .q8_0, 1));
+    r.subgroup_size = 32;
+    r.cooperative_matrix_nv = true;
+    const cm = try mm.planMulMat(&r, .f16, 64);
+    try testing.expectEqualStrings("mul_mat_f16_coopmat_nv", cm.name);
+    try testing.expectEqual(@as(u32, 128), cm.local);
+    try testing.expectEqualStrings("mul_mat_f16", (try mm.planMulMatWith(&r, .f16, 64, .{ .coopmat = false })).name);
+    try testing.expectEqualStrings("mul_mat_q8_0", try mm.variantName(&r, .q8_0, 64));
+    try testing.expectEqualStrings("mul_mat_vec_f16_s16_sg", try mm.variantName(&r, .f16, 8));
     r.applyProfile(.v3dv);
     try testing.expectEqualStrings("mul_mat_vec_q4_k", try mm.variantName(&r, .q4_k, 8));
+    // V3DV keeps 16-bit storage but has no fp16 arithmetic, no integer dot product, no
+    // cooperative matrix.
+    try testing.expectEqualStrings("mul_mat_f16", try mm.variantName(&r, .f16, 64));
+    try testing.expectEqualStrings("mul_mat_vec_f16_s16", try mm.variantName(&r, .f16, 1));
+    try testing.expectEqualStrings("mul_mat_vec_f16_s16", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true })).name);
+    try testing.expectEqualStrings("mul_mat_vec_q8_0", (try mm.planMulMatWith(&r, .q8_0, 1, .{ .int_dot = true })).name);
     const tiled = try mm.planMulMat(&r, .f16, 64);
     try testing.expectEqual(@as(u32, 256), tiled.local);
     try testing.expect(2 * tiled.bm * 16 * 4 <= r.max_compute_shared_memory_size);

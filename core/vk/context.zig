@@ -308,6 +308,9 @@ pub const Context = struct {
         dot: c.VkPhysicalDeviceShaderIntegerDotProductFeatures = .{ .sType = c.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES },
         coop: c.VkPhysicalDeviceCooperativeMatrixFeaturesNV = .{ .sType = c.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV },
         ssc: c.VkPhysicalDeviceSubgroupSizeControlFeatures = .{ .sType = c.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES },
+        // The Vulkan memory model: glslang emits it for every NV cooperative matrix load/store.
+        vmm: c.VkPhysicalDeviceVulkanMemoryModelFeatures = .{ .sType = c.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES },
+        has_vmm: bool = false,
         has_dot_ext: bool = false,
         has_coop_ext: bool = false,
         has_ssc_ext: bool = false,
@@ -323,6 +326,7 @@ pub const Context = struct {
             self.has_dot_ext = v13 or ctx.hasExtension("VK_KHR_shader_integer_dot_product");
             self.has_ssc_ext = v13 or ctx.hasExtension("VK_EXT_subgroup_size_control");
             self.has_coop_ext = ctx.hasExtension("VK_NV_cooperative_matrix");
+            self.has_vmm = self.has_coop_ext and (v12 or ctx.hasExtension("VK_KHR_vulkan_memory_model"));
             self.chain();
             ctx.ifn.vkGetPhysicalDeviceFeatures2(ctx.phys, &self.f2);
         }
@@ -357,6 +361,11 @@ pub const Context = struct {
                 self.coop.pNext = null;
                 tail.* = &self.coop;
                 tail = &self.coop.pNext;
+            }
+            if (self.has_vmm) {
+                self.vmm.pNext = null;
+                tail.* = &self.vmm;
+                tail = &self.vmm.pNext;
             }
         }
     };
@@ -444,7 +453,7 @@ pub const Context = struct {
         r.shader_float16 = feats.has_f16i8_ext and feats.f16i8.shaderFloat16 != 0;
         r.shader_int8 = feats.has_f16i8_ext and feats.f16i8.shaderInt8 != 0;
         r.integer_dot_product = feats.has_dot_ext and feats.dot.shaderIntegerDotProduct != 0;
-        r.cooperative_matrix_nv = feats.has_coop_ext and feats.coop.cooperativeMatrix != 0;
+        r.cooperative_matrix_nv = feats.has_coop_ext and feats.coop.cooperativeMatrix != 0 and feats.has_vmm and feats.vmm.vulkanMemoryModel != 0;
         r.subgroup_size_control = feats.has_ssc_ext and feats.ssc.subgroupSizeControl != 0 and feats.ssc.computeFullSubgroups != 0;
 
         var mp: c.VkPhysicalDeviceMemoryProperties = undefined;
@@ -503,6 +512,9 @@ pub const Context = struct {
         feats.dot.shaderIntegerDotProduct = @intFromBool(r.integer_dot_product);
         feats.coop.cooperativeMatrix = @intFromBool(r.cooperative_matrix_nv);
         feats.coop.cooperativeMatrixRobustBufferAccess = 0;
+        feats.vmm.vulkanMemoryModel = @intFromBool(r.cooperative_matrix_nv);
+        feats.vmm.vulkanMemoryModelDeviceScope = 0;
+        feats.vmm.vulkanMemoryModelAvailabilityVisibilityChains = 0;
         feats.ssc.subgroupSizeControl = @intFromBool(r.subgroup_size_control);
         feats.ssc.computeFullSubgroups = @intFromBool(r.subgroup_size_control);
         feats.chain();
@@ -530,6 +542,10 @@ pub const Context = struct {
         if (r.cooperative_matrix_nv) {
             exts[n_ext] = "VK_NV_cooperative_matrix";
             n_ext += 1;
+            if (!v12) {
+                exts[n_ext] = "VK_KHR_vulkan_memory_model";
+                n_ext += 1;
+            }
         }
         const prio: f32 = 1.0;
         const qi = c.VkDeviceQueueCreateInfo{
