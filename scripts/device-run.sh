@@ -12,6 +12,7 @@ $cli info > $OUT/report.json
 for p in none v3dv; do
   PI5_LIMITS=$p PI5_REQUIRE_VULKAN=1 PI5_VALIDATE=1 PI5_LOG=${DEVICE_LOG:-warn} $X/bin/core-tests > $OUT/tests_$p.log 2>&1
   echo "core tests ($p): rc=$? $(grep -E 'passed|failed' $OUT/tests_$p.log | tail -1)"
+  grep -B3 -A12 "FAIL" $OUT/tests_$p.log | head -40
 done
 golden=$(sed -n '1p' $PI5_MODELS_DIR/golden/stories260K-llama2c-expected.txt)
 for p in none v3dv; do
