@@ -453,7 +453,7 @@ pub const Context = struct {
         r.shader_float16 = feats.has_f16i8_ext and feats.f16i8.shaderFloat16 != 0;
         r.shader_int8 = feats.has_f16i8_ext and feats.f16i8.shaderInt8 != 0;
         r.integer_dot_product = feats.has_dot_ext and feats.dot.shaderIntegerDotProduct != 0;
-        r.cooperative_matrix_nv = feats.has_coop_ext and feats.coop.cooperativeMatrix != 0 and feats.has_vmm and feats.vmm.vulkanMemoryModel != 0;
+        r.cooperative_matrix_nv = feats.has_coop_ext and feats.coop.cooperativeMatrix != 0 and feats.has_vmm and feats.vmm.vulkanMemoryModel != 0 and feats.vmm.vulkanMemoryModelDeviceScope != 0;
         r.subgroup_size_control = feats.has_ssc_ext and feats.ssc.subgroupSizeControl != 0 and feats.ssc.computeFullSubgroups != 0;
 
         var mp: c.VkPhysicalDeviceMemoryProperties = undefined;
@@ -513,7 +513,9 @@ pub const Context = struct {
         feats.coop.cooperativeMatrix = @intFromBool(r.cooperative_matrix_nv);
         feats.coop.cooperativeMatrixRobustBufferAccess = 0;
         feats.vmm.vulkanMemoryModel = @intFromBool(r.cooperative_matrix_nv);
-        feats.vmm.vulkanMemoryModelDeviceScope = 0;
+        // With the memory model on, every shader's Device-scope atomics and barriers need
+        // DeviceScope too (validation: VUID-RuntimeSpirv-vulkanMemoryModel-06265).
+        feats.vmm.vulkanMemoryModelDeviceScope = if (r.cooperative_matrix_nv) feats.vmm.vulkanMemoryModelDeviceScope else 0;
         feats.vmm.vulkanMemoryModelAvailabilityVisibilityChains = 0;
         feats.ssc.subgroupSizeControl = @intFromBool(r.subgroup_size_control);
         feats.ssc.computeFullSubgroups = @intFromBool(r.subgroup_size_control);

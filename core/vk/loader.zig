@@ -126,8 +126,11 @@ pub const Loader = struct {
         return error.VulkanLoaderMissing;
     }
 
+    /// Keeps the library mapped: Vulkan drivers are not written to be unloaded, and the NVIDIA
+    /// driver leaked descriptors across a hundred dlopen/dlclose cycles in one process until
+    /// vkCreateInstance failed. dlopen is reference-counted, so later opens reuse the mapping.
     pub fn close(self: *Loader) void {
-        self.lib.close();
+        _ = self;
     }
 
     /// Fills every field of `table` through vkGetInstanceProcAddr; false if any is missing.
