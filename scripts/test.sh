@@ -38,6 +38,7 @@ $vg "$tmp/vg/bin/gguf_reader_driver" corpus "$tmp/corpus" | tail -1
 
 step "fidelity against llama.cpp (node-llama-cpp 3.22.1, CPU reference)"
 node tests/fidelity/compare.mjs --backend cpu
+node tests/fidelity/compare.mjs --backend vulkan --all   # the same models through the graph on lavapipe
 
 step "TypeScript package and examples (node:test)"
 npm test
