@@ -28,8 +28,17 @@ if (!anchor) {
     console.error("bench: llama.cpp anchor script not found (LLAMACPP_BENCH)");
     process.exit(2);
 }
+// The anchor imports node-llama-cpp by name: run a copy from inside this repo's node_modules so
+// that it resolves there (on the GPU machine /tmp/ref has its own node_modules beside it).
+let anchorRun = anchor;
+if (!fs.existsSync(path.join(path.dirname(anchor), "node_modules", "node-llama-cpp"))) {
+    const dir = path.join(repo, "node_modules", ".pi5-bench");
+    fs.mkdirSync(dir, {recursive: true});
+    anchorRun = path.join(dir, "bench_llamacpp.mjs");
+    fs.copyFileSync(anchor, anchorRun);
+}
 const json = (out) => JSON.parse(out.trim().split("\n").filter((l) => l.startsWith("{")).pop());
-const ref = json(execFileSync(process.execPath, [anchor, path.resolve(model), backend, p, n, r], {cwd: path.dirname(anchor), encoding: "utf8", stdio: ["ignore", "pipe", "inherit"]}));
+const ref = json(execFileSync(process.execPath, [anchorRun, path.resolve(model), backend, p, n, r], {cwd: path.dirname(anchorRun), encoding: "utf8", stdio: ["ignore", "pipe", "inherit"]}));
 const ours = json(execFileSync(cli, ["bench", "--model", model, "--backend", backend === "cpu" ? "cpu" : "vulkan", "-p", p, "-n", n, "-r", r, ...extra], {encoding: "utf8", stdio: ["ignore", "pipe", "inherit"]}));
 const res = {
     model: path.basename(model), backend, device: ours.device, flags: extra.join(" "),
