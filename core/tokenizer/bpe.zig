@@ -87,7 +87,8 @@ pub const PreTokenizer = struct {
     }
 };
 
-const Symbol = struct { prev: i32, next: i32, start: u32, n: u32 };
+const merge = @import("merge.zig");
+const Symbol = merge.Symbol;
 
 const Bigram = struct {
     left: i32,
@@ -112,7 +113,7 @@ const Session = struct {
         return self.word[s.start..][0..s.n];
     }
 
-    fn addBigram(self: *Session, left: i32, right: i32) !void {
+    pub fn addBigram(self: *Session, left: i32, right: i32) !void {
         if (left < 0 or right < 0) return;
         const l = self.symbols.items[@intCast(left)];
         const r = self.symbols.items[@intCast(right)];
@@ -149,37 +150,8 @@ pub fn tokenize(alloc: std.mem.Allocator, vocab: *const Vocab, text: []const u8,
         s.word = mapped.items;
         s.symbols.clearRetainingCapacity();
         // The queue is empty here: the previous word's loop drained it.
-        var offs: usize = 0;
-        var index: i32 = 0;
-        while (offs < s.word.len) {
-            const n = @min(unicode.seqLen(s.word[offs]), s.word.len - offs);
-            try s.symbols.append(.{
-                .prev = index - 1,
-                .next = if (offs + n == s.word.len) -1 else index + 1,
-                .start = @intCast(offs),
-                .n = @intCast(n),
-            });
-            offs += n;
-            index += 1;
-        }
-        for (1..s.symbols.items.len) |i| try s.addBigram(@intCast(i - 1), @intCast(i));
-
-        while (s.queue.removeOrNull()) |bg| {
-            const syms = s.symbols.items;
-            const l = &syms[@intCast(bg.left)];
-            const r = &syms[@intCast(bg.right)];
-            // Symbols keep their start offset, so "left+right text still equals the bigram's"
-            // reduces to both being alive with the same total length.
-            if (l.n == 0 or r.n == 0 or l.n + r.n != bg.size) continue;
-            l.n += r.n;
-            r.n = 0;
-            l.next = r.next;
-            if (r.next >= 0) syms[@intCast(r.next)].prev = bg.left;
-            const lprev = l.prev;
-            const lnext = l.next;
-            try s.addBigram(lprev, bg.left);
-            try s.addBigram(bg.left, lnext);
-        }
+        try merge.splitChars(&s.symbols, s.word);
+        try merge.mergeAll(&s);
 
         var i: i32 = if (s.symbols.items.len > 0) 0 else -1;
         while (i != -1) {

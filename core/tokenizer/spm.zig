@@ -3,15 +3,10 @@
 //! concatenation is the highest-scoring vocab token (ties: left-most first), then emit each final
 //! symbol as its token, or re-split it along the merges that built it, or fall back to <0xNN> bytes.
 const std = @import("std");
-const unicode = @import("unicode.zig");
 const Vocab = @import("vocab.zig").Vocab;
 
-const Symbol = struct {
-    prev: i32,
-    next: i32,
-    start: u32,
-    n: u32,
-};
+const merge = @import("merge.zig");
+const Symbol = merge.Symbol;
 
 const Bigram = struct {
     left: i32,
@@ -60,7 +55,7 @@ const Session = struct {
     /// a merge produced but the vocab lacks as a whole (last writer wins, as in llama.cpp).
     rev_merge: std.StringHashMap([2]i32),
 
-    fn tryAddBigram(self: *Session, left: i32, right: i32) !void {
+    pub fn addBigram(self: *Session, left: i32, right: i32) !void {
         if (left < 0 or right < 0) return;
         const l = self.symbols.items[@intCast(left)];
         const r = self.symbols.items[@intCast(right)];
@@ -101,38 +96,8 @@ pub fn tokenize(alloc: std.mem.Allocator, vocab: *const Vocab, text: []const u8,
         s.rev_merge.deinit();
     }
 
-    var offs: usize = 0;
-    var index: i32 = 0;
-    while (offs < text.len) {
-        // Invalid UTF-8 just yields short symbols; byte fallback later covers them.
-        const n = @min(unicode.seqLen(text[offs]), text.len - offs);
-        try s.symbols.append(.{
-            .prev = index - 1,
-            .next = if (offs + n == text.len) -1 else index + 1,
-            .start = @intCast(offs),
-            .n = @intCast(n),
-        });
-        offs += n;
-        index += 1;
-    }
-
-    for (1..s.symbols.items.len) |i| try s.tryAddBigram(@intCast(i - 1), @intCast(i));
-
-    while (s.queue.removeOrNull()) |bg| {
-        const syms = s.symbols.items;
-        const l = &syms[@intCast(bg.left)];
-        const r = &syms[@intCast(bg.right)];
-        // Stale entry: one side was merged away or grew since the pair was queued.
-        if (l.n == 0 or r.n == 0 or l.n + r.n != bg.size) continue;
-        l.n += r.n;
-        r.n = 0;
-        l.next = r.next;
-        if (r.next >= 0) syms[@intCast(r.next)].prev = bg.left;
-        const lprev = l.prev;
-        const lnext = l.next;
-        try s.tryAddBigram(lprev, bg.left);
-        try s.tryAddBigram(bg.left, lnext);
-    }
+    try merge.splitChars(&s.symbols, text);
+    try merge.mergeAll(&s);
 
     var i: i32 = 0;
     while (i != -1) {
