@@ -19,7 +19,7 @@
 //! Example (one llama block, abbreviated):
 //!   var g = try Graph.init(alloc, .{ .max_tokens = 32 });
 //!   const ids = try g.inputTokens("ids");
-//!   const emb = try g.weightFrom(tok_embd_info); // borrows GGUF data
+//!   const emb = try g.weight(t.name, t.type, t.ne, t.data); // borrows GGUF data
 //!   var x = try g.getRows(emb, ids);             // [n_embd, T]
 //!   g.setLayer(0);
 //!   const h = try g.mul(try g.rmsNorm(x, 1e-5), attn_norm_w);
@@ -220,21 +220,6 @@ pub const Graph = struct {
         return @intCast(g.tensors.items.len - 1);
     }
 
-    /// Renames a tensor (profiles and lookups by name).
-    pub fn setName(g: *Graph, id: Id, name: []const u8) Error!void {
-        _ = try g.check(id);
-        const tp = &g.tensors.items[id];
-        const n = try g.alloc.dupe(u8, name);
-        if (tp.name.len > 0) g.alloc.free(tp.name);
-        tp.name = n;
-    }
-
-    /// Finds a tensor by name (first match).
-    pub fn find(g: *const Graph, name: []const u8) ?Id {
-        for (g.tensors.items, 0..) |t, i| if (std.mem.eql(u8, t.name, name)) return @intCast(i);
-        return null;
-    }
-
     // ---- leaves ----
 
     /// A per-token input: [row_len, max_tokens] of f32 (embeddings) or i32 (row_len 1: token ids).
@@ -246,12 +231,6 @@ pub const Graph = struct {
     /// Token ids: an i32 input [1, max_tokens].
     pub fn inputTokens(g: *Graph, name: []const u8) Error!Id {
         return g.input(name, .i32, 1);
-    }
-
-    /// A static input (same size every step), f32 or i32.
-    pub fn inputStatic(g: *Graph, name: []const u8, ty: GgmlType, ne: [4]u64) Error!Id {
-        if (ty != .f32 and ty != .i32) return error.InvalidArgument;
-        return g.push(.{ .kind = .input, .type = ty, .ne = ne }, name);
     }
 
     /// A weight of any GGUF type. `data` (rowBytes(ne[0]) * rows bytes) is borrowed: it must
@@ -267,11 +246,6 @@ pub const Graph = struct {
             g.tensors.items[id].data = d;
         }
         return id;
-    }
-
-    /// A weight from a GGUF tensor info (`core/gguf/reader.zig` TensorInfo), data borrowed.
-    pub fn weightFrom(g: *Graph, info: anytype) Error!Id {
-        return g.weight(info.name, info.type, info.ne, info.data);
     }
 
     /// Sets a weight's data: borrowed (must outlive plans) or copied into the graph.
