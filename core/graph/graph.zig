@@ -283,8 +283,7 @@ pub const Graph = struct {
         return t;
     }
 
-    fn result(g: *Graph, op: Op, like: *const Tensor, ne: [4]u64, tok: ?u2, src: [3]?Id, params: Params) Error!Id {
-        _ = like;
+    fn result(g: *Graph, op: Op, ne: [4]u64, tok: ?u2, src: [3]?Id, params: Params) Error!Id {
         return g.push(.{ .kind = .intermediate, .type = .f32, .ne = ne, .tok = tok, .op = op, .src = src, .params = params }, "");
     }
 
@@ -297,7 +296,7 @@ pub const Graph = struct {
         const ti = try g.check(ids);
         if (ti.type != .i32 or ti.ne[0] != 1 or tw.ne[2] != 1 or tw.ne[3] != 1) return error.BadShape;
         if (tw.type.traits() == null) return error.BadShape;
-        return g.result(.get_rows, tw, .{ tw.ne[0], ti.ne[1], ti.ne[2], ti.ne[3] }, ti.tok, .{ w, ids, null }, .none);
+        return g.result(.get_rows, .{ tw.ne[0], ti.ne[1], ti.ne[2], ti.ne[3] }, ti.tok, .{ w, ids, null }, .none);
     }
 
     /// out = x · wᵀ: w = [n_in, n_out] (any type, as GGUF stores weights), x = [n_in, rows...]
@@ -307,14 +306,14 @@ pub const Graph = struct {
         const tx = try g.act(x);
         if (tw.ne[0] != tx.ne[0] or tw.ne[2] != 1 or tw.ne[3] != 1) return error.BadShape;
         if (tw.type.rowBytes(tw.ne[0]) == null) return error.BadShape;
-        return g.result(.mul_mat, tx, .{ tw.ne[1], tx.ne[1], tx.ne[2], tx.ne[3] }, tx.tok, .{ w, x, null }, .none);
+        return g.result(.mul_mat, .{ tw.ne[1], tx.ne[1], tx.ne[2], tx.ne[3] }, tx.tok, .{ w, x, null }, .none);
     }
 
     /// Per row: x / sqrt(mean(x²) + eps). Multiply by the norm weight with mul().
     pub fn rmsNorm(g: *Graph, x: Id, eps: f32) Error!Id {
         const tx = try g.act(x);
         if (!(eps >= 0)) return error.InvalidArgument;
-        return g.result(.rms_norm, tx, tx.ne, tx.tok, .{ x, null, null }, .{ .eps = eps });
+        return g.result(.rms_norm, tx.ne, tx.tok, .{ x, null, null }, .{ .eps = eps });
     }
 
     /// Per row: (x - mean) / sqrt(var + eps) [* weight + bias]; weight and bias: f32 [ne0] or null.
@@ -325,7 +324,7 @@ pub const Graph = struct {
             const t = try g.check(id);
             if (t.type != .f32 or t.nElements() != tx.ne[0]) return error.BadShape;
         };
-        return g.result(.layer_norm, tx, tx.ne, tx.tok, .{ x, weight_, bias }, .{ .eps = eps });
+        return g.result(.layer_norm, tx.ne, tx.tok, .{ x, weight_, bias }, .{ .eps = eps });
     }
 
     fn binary(g: *Graph, op: Op, a: Id, b: Id) Error!Id {
@@ -338,7 +337,7 @@ pub const Graph = struct {
         } else if (tb.nElements() != ta.nElements() and (ta.perToken() % tb.nElements() != 0 or ta.tok == null and tb.nElements() != ta.ne[0])) {
             return error.BadShape;
         }
-        return g.result(op, ta, ta.ne, ta.tok, .{ a, b, null }, .none);
+        return g.result(op, ta.ne, ta.tok, .{ a, b, null }, .none);
     }
 
     /// a + b; b has a's shape or is a row [ne0] (or whole per-token block) broadcast over a.
@@ -353,18 +352,18 @@ pub const Graph = struct {
 
     pub fn scale(g: *Graph, x: Id, s: f32) Error!Id {
         const tx = try g.act(x);
-        return g.result(.scale, tx, tx.ne, tx.tok, .{ x, null, null }, .{ .scale = s });
+        return g.result(.scale, tx.ne, tx.tok, .{ x, null, null }, .{ .scale = s });
     }
 
     pub fn silu(g: *Graph, x: Id) Error!Id {
         const tx = try g.act(x);
-        return g.result(.silu, tx, tx.ne, tx.tok, .{ x, null, null }, .none);
+        return g.result(.silu, tx.ne, tx.tok, .{ x, null, null }, .none);
     }
 
     /// GELU, tanh approximation (as ggml).
     pub fn gelu(g: *Graph, x: Id) Error!Id {
         const tx = try g.act(x);
-        return g.result(.gelu, tx, tx.ne, tx.tok, .{ x, null, null }, .none);
+        return g.result(.gelu, tx.ne, tx.tok, .{ x, null, null }, .none);
     }
 
     /// silu(gate) * up, same shapes.
@@ -372,14 +371,14 @@ pub const Graph = struct {
         const tg = try g.act(gate);
         const tu = try g.act(up);
         if (!std.mem.eql(u64, &tg.ne, &tu.ne) or tg.tok != tu.tok) return error.BadShape;
-        return g.result(.swiglu, tg, tg.ne, tg.tok, .{ gate, up, null }, .none);
+        return g.result(.swiglu, tg.ne, tg.tok, .{ gate, up, null }, .none);
     }
 
     /// Per row of ne0: softmax(x * scale), optionally causal (see SoftmaxParams).
     pub fn softmax(g: *Graph, x: Id, p: SoftmaxParams) Error!Id {
         const tx = try g.act(x);
         if (p.causal and tx.tok == null) return error.BadShape;
-        return g.result(.softmax, tx, tx.ne, tx.tok, .{ x, null, null }, .{ .softmax = p });
+        return g.result(.softmax, tx.ne, tx.tok, .{ x, null, null }, .{ .softmax = p });
     }
 
     /// Rotary embedding of x = [head_dim, n_head, T] at positions pos .. pos+n_tokens-1.
@@ -388,7 +387,7 @@ pub const Graph = struct {
         if (tx.tok == null or tx.tok.? != 2 or tx.ne[3] != 1) return error.BadShape;
         if (p.n_rot == 0 or p.n_rot % 2 != 0 or p.n_rot > tx.ne[0] or p.n_rot > 512) return error.InvalidArgument;
         if (!(p.freq_base > 0)) return error.InvalidArgument;
-        return g.result(.rope, tx, tx.ne, tx.tok, .{ x, null, null }, .{ .rope = p });
+        return g.result(.rope, tx.ne, tx.tok, .{ x, null, null }, .{ .rope = p });
     }
 
     /// Writes this step's rows of `src` ([kv_dim, T] or [head_dim, n_head_kv, T], f32) into the
@@ -420,7 +419,7 @@ pub const Graph = struct {
         if (tk.ne[2] != tv.ne[2]) return error.BadShape;
         if (p.n_head_kv == 0 or tq.ne[1] % p.n_head_kv != 0 or tq.ne[0] > 512) return error.BadShape;
         const s = p.scale orelse 1.0 / @sqrt(@as(f32, @floatFromInt(tq.ne[0])));
-        return g.result(.attention, tq, tq.ne, tq.tok, .{ q, k_cache, v_cache }, .{ .attention = .{
+        return g.result(.attention, tq.ne, tq.tok, .{ q, k_cache, v_cache }, .{ .attention = .{
             .n_head = @intCast(tq.ne[1]),
             .n_head_kv = p.n_head_kv,
             .head_dim = @intCast(tq.ne[0]),
@@ -484,7 +483,7 @@ pub const Graph = struct {
     pub fn lastRow(g: *Graph, x: Id) Error!Id {
         const tx = try g.act(x);
         if (tx.tok == null or tx.tok.? != 1) return error.BadShape;
-        return g.result(.last_row, tx, .{ tx.ne[0], 1, 1, 1 }, null, .{ x, null, null }, .none);
+        return g.result(.last_row, .{ tx.ne[0], 1, 1, 1 }, null, .{ x, null, null }, .none);
     }
 
     /// i32 [1, T]: pos .. pos+n_tokens-1, filled by the executor each step (learned position
