@@ -36,7 +36,6 @@ pub const GraphModel = struct {
     k_states: []Id,
     v_states: []Id,
     max_tokens: u32,
-    on_gpu: bool,
 
     pub fn create(alloc: std.mem.Allocator, m: *const model.Model, ctx: ?*vk.Context, placement: Placement, max_tokens: u32, n_threads: u32, profile: bool) !*GraphModel {
         const self = try alloc.create(GraphModel);
@@ -50,7 +49,6 @@ pub const GraphModel = struct {
             .k_states = try alloc.alloc(Id, m.hp.n_layer),
             .v_states = try alloc.alloc(Id, m.hp.n_layer),
             .max_tokens = max_tokens,
-            .on_gpu = ctx != null,
         };
         errdefer {
             alloc.free(self.k_states);
