@@ -105,6 +105,8 @@ pub fn build(b: *std.Build) void {
     });
     unit.root_module.addImport("vulkan_c", vk_c_test);
     unit.root_module.addImport("spirv", spirv_mod);
+    // core/abi_header_test.zig @cImports the public header to check the Zig mirrors against it.
+    unit.root_module.addIncludePath(b.path("include"));
     const test_step = b.step("test", "Run the core tests (default limits, then PI5_LIMITS=v3dv), validation on");
     for ([_][]const u8{ "default", "v3dv" }) |profile| {
         const run = b.addRunArtifact(unit);

@@ -35,6 +35,7 @@ pub const Status = enum(c_int) {
 };
 
 pub const BackendC = enum(c_int) { auto = 0, cpu = 1, vulkan = 2 };
+pub const LimitsC = enum(c_int) { from_env = 0, none = 1, v3dv = 2 };
 
 pub const RuntimeOptionsC = extern struct {
     struct_size: u32,
@@ -49,28 +50,174 @@ pub const RuntimeOptionsC = extern struct {
     log_user_data: ?*anyopaque,
 };
 
-comptime {
-    // Mirrors pi5_runtime_options on LP64 targets (x86-64, aarch64).
-    std.debug.assert(@sizeOf(RuntimeOptionsC) == 56);
-}
+/// Every error that can reach the C ABI: the union of the error sets of the Zig functions the
+/// exports call. Closed on purpose: each export coerces its callee's (inferred) error set into
+/// this one, so an error added anywhere in the core is a compile error at that export until it
+/// is listed here and mapped in statusOf; it is never silently PI5_ERR_INTERNAL. The table in
+/// include/pi5_llm_rt.h (above pi5_status) documents the same mapping; a test checks it.
+pub const Error = error{
+    // caller's arguments
+    InvalidArgument,
+    InvalidOption,
+    BadShape,
+    InvalidConfig,
+    // host resources
+    OutOfMemory,
+    SystemResources,
+    ThreadQuotaExceeded,
+    LockedMemoryLimitExceeded,
+    // Vulkan
+    VulkanLoaderMissing,
+    NoVulkanDevice,
+    DeviceNotFound,
+    ValidationLayerMissing,
+    VulkanInitFailed,
+    OutOfDeviceMemory,
+    DeviceLost,
+    GpuTimeout,
+    VulkanFailed,
+    DeviceError,
+    // capabilities
+    Unsupported,
+    UnsupportedModel,
+    TimerUnsupported,
+    // files (std.fs, std.posix: open, read, write, mmap, rename, delete)
+    FileNotFound,
+    AccessDenied,
+    PermissionDenied,
+    IsDir,
+    NotDir,
+    InputOutput,
+    NoSpaceLeft,
+    DiskQuota,
+    FileTooBig,
+    FileBusy,
+    DeviceBusy,
+    WouldBlock,
+    NoDevice,
+    SymLinkLoop,
+    NameTooLong,
+    BadPathName,
+    InvalidUtf8,
+    InvalidWtf8,
+    PathAlreadyExists,
+    FileLocksNotSupported,
+    LockViolation,
+    NetworkNotFound,
+    SharingViolation,
+    PipeBusy,
+    AntivirusInterference,
+    ProcessFdQuotaExceeded,
+    SystemFdQuotaExceeded,
+    MemoryMappingNotSupported,
+    Unseekable,
+    NotOpenForReading,
+    NotOpenForWriting,
+    BrokenPipe,
+    OperationAborted,
+    ConnectionResetByPeer,
+    ConnectionTimedOut,
+    SocketNotConnected,
+    ProcessNotFound,
+    Canceled,
+    Unexpected,
+    // model files: malformed input, or input that would make a malformed GGUF
+    InvalidGguf,
+    InvalidCheckpoint,
+    InvalidGgjt,
+    DataSizeMismatch,
+    DuplicateKey,
+    DuplicateTensor,
+    InvalidTensor,
+    InvalidAlignment,
+    InvalidValue,
+    // state of the session
+    ContextFull,
+    Aborted,
+    // broken invariants of the core itself
+    BadLength,
+    EmptyLogits,
+    NeedQuantizer,
+};
 
-/// Every error the Zig API can return, mapped explicitly (TigerBeetle's init_error_to_status).
-pub fn statusOf(err: anyerror) Status {
+/// The one error -> status map of the C ABI (TigerBeetle's init_error_to_status): a switch with
+/// no `else` over the closed set above. Decisions worth a word:
+///  - BadShape is the graph builder's "shapes or types do not fit the op": the caller's
+///    argument at pi5_graph_*; the model code validates its tensors before it builds.
+///    InvalidConfig is synth's shape that does not fit (n_embd not a multiple of n_head ...).
+///  - UnsupportedModel (an architecture or tensor type this build does not run) is
+///    PI5_ERR_UNSUPPORTED, as pi5_load_model documents; a malformed file is InvalidGguf.
+///  - NoDevice is the OS's ENODEV from opening a file (io), not a missing Vulkan device.
+///  - The GGUF writer's errors (DuplicateKey ... InvalidValue) come only from names, shapes and
+///    values copied from an input file, so they are that input's fault: invalid_model.
+///  - SystemResources, ThreadQuotaExceeded, LockedMemoryLimitExceeded: the host ran out of
+///    something other than a file: out_of_memory. Unexpected (an unknown errno of a file call): io.
+///  - BadLength (a row that is not whole blocks reaching the quantizer), EmptyLogits (sampling
+///    no logits) and NeedQuantizer (synth of a quantized type without its hook) cannot be
+///    caused by a caller: internal, a bug to report.
+pub fn statusOf(err: Error) Status {
     return switch (err) {
-        error.OutOfMemory => .out_of_memory,
+        error.InvalidArgument, error.InvalidOption, error.BadShape, error.InvalidConfig => .invalid_argument,
+        error.OutOfMemory, error.SystemResources, error.ThreadQuotaExceeded, error.LockedMemoryLimitExceeded => .out_of_memory,
         error.VulkanLoaderMissing, error.NoVulkanDevice, error.DeviceNotFound, error.ValidationLayerMissing, error.VulkanInitFailed => .no_device,
         error.OutOfDeviceMemory => .out_of_device_memory,
         error.DeviceLost => .device_lost,
         error.GpuTimeout => .timeout,
-        error.Unsupported => .unsupported,
-        error.VulkanFailed, error.DeviceError => .vulkan,
-        error.InvalidOption, error.InvalidArgument => .invalid_argument,
-        error.FileNotFound, error.AccessDenied, error.IsDir, error.InputOutput, error.NoSpaceLeft => .io,
-        error.InvalidGguf, error.UnsupportedModel => .invalid_model,
-        error.NoModel => .no_model,
+        error.Unsupported, error.UnsupportedModel, error.TimerUnsupported => .unsupported,
+        error.FileNotFound,
+        error.AccessDenied,
+        error.PermissionDenied,
+        error.IsDir,
+        error.NotDir,
+        error.InputOutput,
+        error.NoSpaceLeft,
+        error.DiskQuota,
+        error.FileTooBig,
+        error.FileBusy,
+        error.DeviceBusy,
+        error.WouldBlock,
+        error.NoDevice,
+        error.SymLinkLoop,
+        error.NameTooLong,
+        error.BadPathName,
+        error.InvalidUtf8,
+        error.InvalidWtf8,
+        error.PathAlreadyExists,
+        error.FileLocksNotSupported,
+        error.LockViolation,
+        error.NetworkNotFound,
+        error.SharingViolation,
+        error.PipeBusy,
+        error.AntivirusInterference,
+        error.ProcessFdQuotaExceeded,
+        error.SystemFdQuotaExceeded,
+        error.MemoryMappingNotSupported,
+        error.Unseekable,
+        error.NotOpenForReading,
+        error.NotOpenForWriting,
+        error.BrokenPipe,
+        error.OperationAborted,
+        error.ConnectionResetByPeer,
+        error.ConnectionTimedOut,
+        error.SocketNotConnected,
+        error.ProcessNotFound,
+        error.Canceled,
+        error.Unexpected,
+        => .io,
+        error.InvalidGguf,
+        error.InvalidCheckpoint,
+        error.InvalidGgjt,
+        error.DataSizeMismatch,
+        error.DuplicateKey,
+        error.DuplicateTensor,
+        error.InvalidTensor,
+        error.InvalidAlignment,
+        error.InvalidValue,
+        => .invalid_model,
         error.ContextFull => .context_full,
         error.Aborted => .aborted,
-        else => .internal,
+        error.VulkanFailed, error.DeviceError => .vulkan,
+        error.BadLength, error.EmptyLogits, error.NeedQuantizer => .internal,
     };
 }
 
@@ -86,7 +233,7 @@ fn setCreateError(comptime fmt: []const u8, args: anytype) void {
     _ = s;
 }
 
-fn fail(rt: ?*Runtime, err: anyerror) c_int {
+fn fail(rt: ?*Runtime, err: Error) c_int {
     const st = statusOf(err);
     if (rt) |r| {
         if (st == .internal) r.setError("internal error: {s}", .{@errorName(err)}) else if (r.last_error_len == 0) r.setError("{s}", .{pi5.runtime.describe(err)});
@@ -98,16 +245,16 @@ fn begin(rt: *Runtime) void {
     rt.last_error_len = 0;
 }
 
-export fn pi5_api_version() callconv(.c) u32 {
+pub export fn pi5_api_version() callconv(.c) u32 {
     const v = pi5.runtime.version;
     return @intCast((v.major << 16) | (v.minor << 8) | v.patch);
 }
 
-export fn pi5_version_string() callconv(.c) [*:0]const u8 {
+pub export fn pi5_version_string() callconv(.c) [*:0]const u8 {
     return pi5.runtime.version_string;
 }
 
-export fn pi5_status_string(status: c_int) callconv(.c) [*:0]const u8 {
+pub export fn pi5_status_string(status: c_int) callconv(.c) [*:0]const u8 {
     const st = std.meta.intToEnum(Status, status) catch return "unknown status";
     return switch (st) {
         .ok => "ok",
@@ -129,7 +276,7 @@ export fn pi5_status_string(status: c_int) callconv(.c) [*:0]const u8 {
     };
 }
 
-export fn pi5_runtime_default_options() callconv(.c) RuntimeOptionsC {
+pub export fn pi5_runtime_default_options() callconv(.c) RuntimeOptionsC {
     return .{
         .struct_size = @sizeOf(RuntimeOptionsC),
         .backend = 0,
@@ -144,7 +291,7 @@ export fn pi5_runtime_default_options() callconv(.c) RuntimeOptionsC {
     };
 }
 
-export fn pi5_create_runtime() callconv(.c) ?*Runtime {
+pub export fn pi5_create_runtime() callconv(.c) ?*Runtime {
     var rt: ?*Runtime = null;
     _ = pi5_create_runtime_ex(null, &rt);
     return rt;
@@ -164,23 +311,21 @@ fn convertOptions(o: *const RuntimeOptionsC, bad: *[]const u8) error{InvalidOpti
         bad.* = "log_level";
         return error.InvalidOption;
     };
-    const backend: ?pi5.runtime.Backend = switch (o.backend) {
-        0 => null,
-        1 => .cpu,
-        2 => .vulkan,
-        else => {
-            bad.* = "backend";
-            return error.InvalidOption;
-        },
+    const backend: ?pi5.runtime.Backend = switch (std.meta.intToEnum(BackendC, o.backend) catch {
+        bad.* = "backend";
+        return error.InvalidOption;
+    }) {
+        .auto => null,
+        .cpu => .cpu,
+        .vulkan => .vulkan,
     };
-    const profile: ?pi5.vk.Profile = switch (o.limits) {
-        0 => null,
-        1 => .none,
-        2 => .v3dv,
-        else => {
-            bad.* = "limits";
-            return error.InvalidOption;
-        },
+    const profile: ?pi5.vk.Profile = switch (std.meta.intToEnum(LimitsC, o.limits) catch {
+        bad.* = "limits";
+        return error.InvalidOption;
+    }) {
+        .from_env => null,
+        .none => .none,
+        .v3dv => .v3dv,
     };
     const validate: ?bool = switch (o.validate) {
         -1 => null,
@@ -206,7 +351,7 @@ fn convertOptions(o: *const RuntimeOptionsC, bad: *[]const u8) error{InvalidOpti
     };
 }
 
-export fn pi5_create_runtime_ex(options: ?*const RuntimeOptionsC, out_runtime: ?*?*Runtime) callconv(.c) c_int {
+pub export fn pi5_create_runtime_ex(options: ?*const RuntimeOptionsC, out_runtime: ?*?*Runtime) callconv(.c) c_int {
     const out = out_runtime orelse return @intFromEnum(Status.invalid_argument);
     out.* = null;
     const defaults = pi5_runtime_default_options();
@@ -227,11 +372,11 @@ export fn pi5_create_runtime_ex(options: ?*const RuntimeOptionsC, out_runtime: ?
     return @intFromEnum(Status.ok);
 }
 
-export fn pi5_destroy_runtime(rt: ?*Runtime) callconv(.c) void {
+pub export fn pi5_destroy_runtime(rt: ?*Runtime) callconv(.c) void {
     if (rt) |r| r.destroy();
 }
 
-export fn pi5_runtime_backend(rt: ?*const Runtime) callconv(.c) c_int {
+pub export fn pi5_runtime_backend(rt: ?*const Runtime) callconv(.c) c_int {
     const r = rt orelse return @intFromEnum(BackendC.cpu);
     return @intFromEnum(@as(BackendC, switch (r.backend) {
         .vulkan => .vulkan,
@@ -239,7 +384,7 @@ export fn pi5_runtime_backend(rt: ?*const Runtime) callconv(.c) c_int {
     }));
 }
 
-export fn pi5_last_error(rt: ?*Runtime) callconv(.c) [*:0]const u8 {
+pub export fn pi5_last_error(rt: ?*Runtime) callconv(.c) [*:0]const u8 {
     const r = rt orelse return @ptrCast(&create_error);
     // The buffer holds the message plus a terminating NUL written here.
     const n = @min(r.last_error_len, r.last_error.len - 1);
@@ -261,7 +406,7 @@ pub fn writeOut(s: []const u8, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) S
     return .ok;
 }
 
-export fn pi5_runtime_report(rt: ?*Runtime, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
+pub export fn pi5_runtime_report(rt: ?*Runtime, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
     if (out_len) |l| l.* = 0;
     const r = rt orelse return @intFromEnum(Status.invalid_argument);
     begin(r);
@@ -274,6 +419,7 @@ export fn pi5_runtime_report(rt: ?*Runtime, buf: ?[*]u8, buf_size: usize, out_le
 
 test {
     _ = pi5;
+    _ = @import("abi_header_test.zig");
 }
 
 test "NULL and invalid arguments return a status" {

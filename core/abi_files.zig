@@ -30,29 +30,14 @@ pub const SynthOptionsC = extern struct {
     progress_user_data: ?*anyopaque,
 };
 
-comptime {
-    // Mirrors pi5_synth_options on LP64 targets (x86-64, aarch64).
-    std.debug.assert(@sizeOf(SynthOptionsC) == 88);
-    std.debug.assert(@offsetOf(SynthOptionsC, "seed") == 40);
-    std.debug.assert(@offsetOf(SynthOptionsC, "progress_callback") == 72);
-}
-
 fn st(s: Status) c_int {
     return @intFromEnum(s);
 }
 
-fn statusOf(err: anyerror) Status {
-    return switch (err) {
-        error.InvalidGguf, error.InvalidCheckpoint, error.InvalidGgjt, error.DataSizeMismatch, error.UnsupportedModel => .invalid_model,
-        error.NotOpenForReading, error.NotOpenForWriting, error.FileTooBig, error.NotDir, error.SymLinkLoop, error.NameTooLong, error.BadPathName, error.ReadOnlyFileSystem, error.DiskQuota, error.StreamTooLong, error.EndOfStream, error.FileBusy, error.PathAlreadyExists => .io,
-        else => abi.statusOf(err),
-    };
-}
-
 /// Records the error on the runtime (the diagnostic when it has one, naming `path`) and returns
 /// its status.
-fn fail(rt: *Runtime, err: anyerror, diag: *const Diagnostic, comptime what: []const u8, path: []const u8) c_int {
-    const s = statusOf(err);
+fn fail(rt: *Runtime, err: abi.Error, diag: *const Diagnostic, comptime what: []const u8, path: []const u8) c_int {
+    const s = abi.statusOf(err);
     if (diag.len > 0) {
         rt.setError(what ++ " {s}: {s}", .{ path, diag.message() });
     } else switch (s) {
@@ -108,7 +93,7 @@ fn cstr(p: ?[*:0]const u8) ?[]const u8 {
     return if (p) |s| std.mem.span(s) else null;
 }
 
-export fn pi5_gguf_inspect(rt: ?*Runtime, path: ?[*:0]const u8, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
+pub export fn pi5_gguf_inspect(rt: ?*Runtime, path: ?[*:0]const u8, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
     if (out_len) |l| l.* = 0;
     const r = rt orelse return st(.invalid_argument);
     r.last_error_len = 0;
@@ -122,7 +107,7 @@ export fn pi5_gguf_inspect(rt: ?*Runtime, path: ?[*:0]const u8, buf: ?[*]u8, buf
     return st(s);
 }
 
-export fn pi5_convert_llama2c(rt: ?*Runtime, checkpoint: ?[*:0]const u8, tokenizer: ?[*:0]const u8, out_path: ?[*:0]const u8, progress: ?ProgressCallback, user_data: ?*anyopaque) callconv(.c) c_int {
+pub export fn pi5_convert_llama2c(rt: ?*Runtime, checkpoint: ?[*:0]const u8, tokenizer: ?[*:0]const u8, out_path: ?[*:0]const u8, progress: ?ProgressCallback, user_data: ?*anyopaque) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     r.last_error_len = 0;
     const ck = cstr(checkpoint) orelse return argError(r, "pi5_convert_llama2c: checkpoint is NULL", .{});
@@ -136,7 +121,7 @@ export fn pi5_convert_llama2c(rt: ?*Runtime, checkpoint: ?[*:0]const u8, tokeniz
     return st(.ok);
 }
 
-export fn pi5_convert_ggjt(rt: ?*Runtime, in_path: ?[*:0]const u8, out_path: ?[*:0]const u8, progress: ?ProgressCallback, user_data: ?*anyopaque) callconv(.c) c_int {
+pub export fn pi5_convert_ggjt(rt: ?*Runtime, in_path: ?[*:0]const u8, out_path: ?[*:0]const u8, progress: ?ProgressCallback, user_data: ?*anyopaque) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     r.last_error_len = 0;
     const in = cstr(in_path) orelse return argError(r, "pi5_convert_ggjt: in_path is NULL", .{});
@@ -151,7 +136,7 @@ export fn pi5_convert_ggjt(rt: ?*Runtime, in_path: ?[*:0]const u8, out_path: ?[*
 
 const quantize_types = "F32 F16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q4_K_S Q5_K Q6_K Q4_K_M";
 
-export fn pi5_quantize_model(rt: ?*Runtime, in_path: ?[*:0]const u8, out_path: ?[*:0]const u8, type_name: ?[*:0]const u8, progress: ?ProgressCallback, user_data: ?*anyopaque) callconv(.c) c_int {
+pub export fn pi5_quantize_model(rt: ?*Runtime, in_path: ?[*:0]const u8, out_path: ?[*:0]const u8, type_name: ?[*:0]const u8, progress: ?ProgressCallback, user_data: ?*anyopaque) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     r.last_error_len = 0;
     const in = cstr(in_path) orelse return argError(r, "pi5_quantize_model: in_path is NULL", .{});
@@ -166,7 +151,7 @@ export fn pi5_quantize_model(rt: ?*Runtime, in_path: ?[*:0]const u8, out_path: ?
     return st(.ok);
 }
 
-export fn pi5_synth_default_options() callconv(.c) SynthOptionsC {
+pub export fn pi5_synth_default_options() callconv(.c) SynthOptionsC {
     return .{
         .struct_size = @sizeOf(SynthOptionsC),
         .arch = "llama",
@@ -185,7 +170,7 @@ export fn pi5_synth_default_options() callconv(.c) SynthOptionsC {
     };
 }
 
-export fn pi5_synth_model(rt: ?*Runtime, options: ?*const SynthOptionsC, out_path: ?[*:0]const u8) callconv(.c) c_int {
+pub export fn pi5_synth_model(rt: ?*Runtime, options: ?*const SynthOptionsC, out_path: ?[*:0]const u8) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     r.last_error_len = 0;
     const out = cstr(out_path) orelse return argError(r, "pi5_synth_model: out_path is NULL", .{});
@@ -279,7 +264,7 @@ fn loadOk(rt: *Runtime, path: [*:0]const u8) !void {
 }
 
 test "abi_files: llama2.c import equals stories260K.gguf, progress rises to 1, abort stops" {
-    const ck = fixture("stories260K.bin") catch return error.SkipZigTest;
+    const ck = try fixture("stories260K.bin");
     defer testing.allocator.free(ck);
     const tok = try fixture("tok512.bin");
     defer testing.allocator.free(tok);
@@ -325,7 +310,7 @@ test "abi_files: llama2.c import equals stories260K.gguf, progress rises to 1, a
 }
 
 test "abi_files: GGJT import loads" {
-    const in = fixture("legacy/TinyLLama-v0.ggmlv3.q4_0.bin") catch return error.SkipZigTest;
+    const in = try fixture("legacy/TinyLLama-v0.ggmlv3.q4_0.bin");
     defer testing.allocator.free(in);
     const rt = try cpuRuntime();
     defer rt.destroy();
@@ -345,7 +330,7 @@ test "abi_files: GGJT import loads" {
 }
 
 test "abi_files: synth tiny llama with a vocab, quantize it to Q4_K_M and Q8_0, load each" {
-    const vocab = fixture("vocab/ggml-vocab-llama-spm.gguf") catch return error.SkipZigTest;
+    const vocab = try fixture("vocab/ggml-vocab-llama-spm.gguf");
     defer testing.allocator.free(vocab);
     const rt = try cpuRuntime();
     defer rt.destroy();
@@ -490,7 +475,7 @@ test "abi_files: bad inputs return the right statuses" {
     try expectStatus(io, pi5_synth_model(rt, &o, out), @src());
     try expectStatus(io, pi5_synth_model(rt, null, "/nonexistent/dir/out.gguf"), @src());
     // bad model files: INVALID_MODEL naming the problem
-    const q8 = fixture("stories260K-q8_0.gguf") catch return error.SkipZigTest;
+    const q8 = try fixture("stories260K-q8_0.gguf");
     defer testing.allocator.free(q8);
     try expectStatus(st(.invalid_model), pi5_quantize_model(rt, q8, out, "Q4_K_M", null, null), @src());
     try expectMsg(rt, std.mem.indexOf(u8, rt.lastError(), "ffn_down") != null, @src());

@@ -11,20 +11,18 @@ const Status = abi.Status;
 
 const gpa = std.heap.c_allocator;
 
+pub const PolicyC = enum(c_int) { auto = 0, cpu = 1, gpu_layers = 2, gpu_budget = 3 };
+
 pub const GraphOptionsC = extern struct {
     struct_size: u32,
-    /// 0 auto, 1 cpu, 2 gpu_layers, 3 gpu_budget.
+    /// A PolicyC value.
     policy: i32,
     n_gpu_layers: u32,
     max_tokens: u32,
     gpu_budget_bytes: u64,
     profile: i32,
-    _reserved: i32 = 0,
+    reserved: i32 = 0,
 };
-
-comptime {
-    std.debug.assert(@sizeOf(GraphOptionsC) == 32);
-}
 
 /// pi5_graph_op values (the header's enum); params per op are documented there.
 pub const OpC = enum(c_int) {
@@ -58,11 +56,8 @@ fn st(s: Status) c_int {
     return @intFromEnum(s);
 }
 
-fn fail(rt: *Runtime, err: anyerror) c_int {
-    const s: Status = switch (err) {
-        error.BadShape => .invalid_argument,
-        else => abi.statusOf(err),
-    };
+fn fail(rt: *Runtime, err: abi.Error) c_int {
+    const s = abi.statusOf(err);
     if (rt.last_error_len == 0) {
         switch (err) {
             error.BadShape => rt.setError("graph: tensor shapes or types do not fit the op", .{}),
@@ -77,18 +72,18 @@ fn cast(g: ?*anyopaque) ?*GraphC {
     return @ptrCast(@alignCast(g orelse return null));
 }
 
-export fn pi5_graph_default_options() callconv(.c) GraphOptionsC {
+pub export fn pi5_graph_default_options() callconv(.c) GraphOptionsC {
     return .{ .struct_size = @sizeOf(GraphOptionsC), .policy = 0, .n_gpu_layers = 0, .max_tokens = 1, .gpu_budget_bytes = 0, .profile = 0 };
 }
 
-export fn pi5_graph_create(rt: ?*Runtime, options: ?*const GraphOptionsC, out_graph: ?*?*anyopaque) callconv(.c) c_int {
+pub export fn pi5_graph_create(rt: ?*Runtime, options: ?*const GraphOptionsC, out_graph: ?*?*anyopaque) callconv(.c) c_int {
     const out = out_graph orelse return st(.invalid_argument);
     out.* = null;
     const r = rt orelse return st(.invalid_argument);
     r.last_error_len = 0;
     const defaults = pi5_graph_default_options();
     const o = options orelse &defaults;
-    if (o.struct_size != @sizeOf(GraphOptionsC) or o.policy < 0 or o.policy > 3 or o.max_tokens == 0) return fail(r, error.InvalidArgument);
+    if (o.struct_size != @sizeOf(GraphOptionsC) or std.meta.intToEnum(PolicyC, o.policy) == error.InvalidEnumTag or o.max_tokens == 0) return fail(r, error.InvalidArgument);
     const gc = gpa.create(GraphC) catch |e| return fail(r, e);
     gc.* = .{ .rt = r, .g = graph.Graph.init(gpa, .{ .max_tokens = o.max_tokens }) catch |e| {
         gpa.destroy(gc);
@@ -98,7 +93,7 @@ export fn pi5_graph_create(rt: ?*Runtime, options: ?*const GraphOptionsC, out_gr
     return st(.ok);
 }
 
-export fn pi5_graph_destroy(g: ?*anyopaque) callconv(.c) void {
+pub export fn pi5_graph_destroy(g: ?*anyopaque) callconv(.c) void {
     const gc = cast(g) orelse return;
     if (gc.ex) |ex| ex.deinit();
     gc.g.deinit();
@@ -118,7 +113,7 @@ fn idOf(gc: *GraphC, v: i32) !graph.Id {
     return @intCast(v);
 }
 
-fn finish(gc: *GraphC, r: anyerror!graph.Id, out_id: ?*i32) c_int {
+fn finish(gc: *GraphC, r: abi.Error!graph.Id, out_id: ?*i32) c_int {
     const id = r catch |e| return fail(gc.rt, e);
     if (out_id) |o| o.* = @intCast(id);
     return st(.ok);
@@ -134,14 +129,14 @@ fn nameOf(name: ?[*:0]const u8) []const u8 {
     return if (name) |n| std.mem.span(n) else "";
 }
 
-export fn pi5_graph_input(g: ?*anyopaque, name: ?[*:0]const u8, ggml_type: i32, row_len: u64, out_id: ?*i32) callconv(.c) c_int {
+pub export fn pi5_graph_input(g: ?*anyopaque, name: ?[*:0]const u8, ggml_type: i32, row_len: u64, out_id: ?*i32) callconv(.c) c_int {
     const gc = building(g, out_id) orelse return st(.invalid_argument);
     if (gc.ex != null) return fail(gc.rt, error.InvalidArgument);
     const ty = typeOf(ggml_type) catch |e| return fail(gc.rt, e);
     return finish(gc, gc.g.input(nameOf(name), ty, row_len), out_id);
 }
 
-export fn pi5_graph_weight(g: ?*anyopaque, name: ?[*:0]const u8, ggml_type: i32, ne: ?*const [4]u64, data: ?*const anyopaque, size: usize, out_id: ?*i32) callconv(.c) c_int {
+pub export fn pi5_graph_weight(g: ?*anyopaque, name: ?[*:0]const u8, ggml_type: i32, ne: ?*const [4]u64, data: ?*const anyopaque, size: usize, out_id: ?*i32) callconv(.c) c_int {
     const gc = building(g, out_id) orelse return st(.invalid_argument);
     if (gc.ex != null or ne == null or data == null) return fail(gc.rt, error.InvalidArgument);
     const ty = typeOf(ggml_type) catch |e| return fail(gc.rt, e);
@@ -152,14 +147,14 @@ export fn pi5_graph_weight(g: ?*anyopaque, name: ?[*:0]const u8, ggml_type: i32,
     return st(.ok);
 }
 
-export fn pi5_graph_state(g: ?*anyopaque, name: ?[*:0]const u8, ggml_type: i32, ne: ?*const [4]u64, out_id: ?*i32) callconv(.c) c_int {
+pub export fn pi5_graph_state(g: ?*anyopaque, name: ?[*:0]const u8, ggml_type: i32, ne: ?*const [4]u64, out_id: ?*i32) callconv(.c) c_int {
     const gc = building(g, out_id) orelse return st(.invalid_argument);
     if (gc.ex != null or ne == null) return fail(gc.rt, error.InvalidArgument);
     const ty = typeOf(ggml_type) catch |e| return fail(gc.rt, e);
     return finish(gc, gc.g.state(nameOf(name), ty, ne.?.*), out_id);
 }
 
-export fn pi5_graph_op(g: ?*anyopaque, op: c_int, src: ?*const [3]i32, params: ?*const [4]f32, out_id: ?*i32) callconv(.c) c_int {
+pub export fn pi5_graph_op(g: ?*anyopaque, op: c_int, src: ?*const [3]i32, params: ?*const [4]f32, out_id: ?*i32) callconv(.c) c_int {
     const gc = building(g, out_id) orelse return st(.invalid_argument);
     if (gc.ex != null) return fail(gc.rt, error.InvalidArgument);
     const o = std.meta.intToEnum(OpC, op) catch return fail(gc.rt, error.InvalidArgument);
@@ -206,7 +201,7 @@ fn buildOp(gc: *GraphC, o: OpC, s: [3]i32, p: [4]f32) !graph.Id {
     };
 }
 
-export fn pi5_graph_view(g: ?*anyopaque, src: i32, ne: ?*const [4]u64, offset: u64, out_id: ?*i32) callconv(.c) c_int {
+pub export fn pi5_graph_view(g: ?*anyopaque, src: i32, ne: ?*const [4]u64, offset: u64, out_id: ?*i32) callconv(.c) c_int {
     const gc = building(g, out_id) orelse return st(.invalid_argument);
     if (gc.ex != null or ne == null) return fail(gc.rt, error.InvalidArgument);
     const id = idOf(gc, src) catch |e| return fail(gc.rt, e);
@@ -218,13 +213,13 @@ export fn pi5_graph_view(g: ?*anyopaque, src: i32, ne: ?*const [4]u64, offset: u
     return finish(gc, r, out_id);
 }
 
-export fn pi5_graph_set_layer(g: ?*anyopaque, layer: i32) callconv(.c) c_int {
+pub export fn pi5_graph_set_layer(g: ?*anyopaque, layer: i32) callconv(.c) c_int {
     const gc = building(g, null) orelse return st(.invalid_argument);
     gc.g.setLayer(if (layer < 0) null else @intCast(layer));
     return st(.ok);
 }
 
-export fn pi5_graph_mark_output(g: ?*anyopaque, id: i32) callconv(.c) c_int {
+pub export fn pi5_graph_mark_output(g: ?*anyopaque, id: i32) callconv(.c) c_int {
     const gc = building(g, null) orelse return st(.invalid_argument);
     if (gc.ex != null) return fail(gc.rt, error.InvalidArgument);
     const t = idOf(gc, id) catch |e| return fail(gc.rt, e);
@@ -235,23 +230,24 @@ export fn pi5_graph_mark_output(g: ?*anyopaque, id: i32) callconv(.c) c_int {
 fn planned(gc: *GraphC) !*gexec.Exec {
     if (gc.ex) |ex| return ex;
     const o = gc.opts;
-    const policy: gexec.Policy = switch (o.policy) {
-        1 => .cpu,
-        2 => .{ .gpu_layers = o.n_gpu_layers },
-        3 => .{ .gpu_budget = o.gpu_budget_bytes },
-        else => .auto,
+    // pi5_graph_create checked the value.
+    const policy: gexec.Policy = switch (std.meta.intToEnum(PolicyC, o.policy) catch .auto) {
+        .auto => .auto,
+        .cpu => .cpu,
+        .gpu_layers => .{ .gpu_layers = o.n_gpu_layers },
+        .gpu_budget => .{ .gpu_budget = o.gpu_budget_bytes },
     };
     gc.ex = try gexec.Exec.plan(gpa, &gc.g, gc.rt.gpu, .{ .policy = policy, .profile = o.profile != 0, .n_threads = gc.rt.n_threads });
     return gc.ex.?;
 }
 
-export fn pi5_graph_plan(g: ?*anyopaque) callconv(.c) c_int {
+pub export fn pi5_graph_plan(g: ?*anyopaque) callconv(.c) c_int {
     const gc = building(g, null) orelse return st(.invalid_argument);
     _ = planned(gc) catch |e| return fail(gc.rt, e);
     return st(.ok);
 }
 
-export fn pi5_graph_set_input(g: ?*anyopaque, id: i32, data: ?*const anyopaque, size: usize) callconv(.c) c_int {
+pub export fn pi5_graph_set_input(g: ?*anyopaque, id: i32, data: ?*const anyopaque, size: usize) callconv(.c) c_int {
     const gc = building(g, null) orelse return st(.invalid_argument);
     if (data == null and size > 0) return fail(gc.rt, error.InvalidArgument);
     const t = idOf(gc, id) catch |e| return fail(gc.rt, e);
@@ -261,14 +257,14 @@ export fn pi5_graph_set_input(g: ?*anyopaque, id: i32, data: ?*const anyopaque, 
     return st(.ok);
 }
 
-export fn pi5_graph_compute(g: ?*anyopaque, pos: u32, n_tokens: u32) callconv(.c) c_int {
+pub export fn pi5_graph_compute(g: ?*anyopaque, pos: u32, n_tokens: u32) callconv(.c) c_int {
     const gc = building(g, null) orelse return st(.invalid_argument);
     const ex = planned(gc) catch |e| return fail(gc.rt, e);
     ex.compute(.{ .pos = pos, .n_tokens = n_tokens }) catch |e| return fail(gc.rt, e);
     return st(.ok);
 }
 
-export fn pi5_graph_read(g: ?*anyopaque, id: i32, out: ?*anyopaque, out_size: usize, out_len: ?*usize) callconv(.c) c_int {
+pub export fn pi5_graph_read(g: ?*anyopaque, id: i32, out: ?*anyopaque, out_size: usize, out_len: ?*usize) callconv(.c) c_int {
     if (out_len) |l| l.* = 0;
     const gc = building(g, null) orelse return st(.invalid_argument);
     const t = idOf(gc, id) catch |e| return fail(gc.rt, e);
@@ -285,7 +281,7 @@ export fn pi5_graph_read(g: ?*anyopaque, id: i32, out: ?*anyopaque, out_size: us
     return st(.ok);
 }
 
-export fn pi5_graph_profile_json(g: ?*anyopaque, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
+pub export fn pi5_graph_profile_json(g: ?*anyopaque, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
     if (out_len) |l| l.* = 0;
     const gc = building(g, null) orelse return st(.invalid_argument);
     const ex = gc.ex orelse return fail(gc.rt, error.InvalidArgument);

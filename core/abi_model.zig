@@ -16,6 +16,8 @@ const gpa = std.heap.c_allocator;
 pub const ProgressCallback = *const fn (progress: f32, user: ?*anyopaque) callconv(.c) i32;
 pub const TokenCallback = *const fn (token: i32, piece: [*]const u8, piece_len: usize, user: ?*anyopaque) callconv(.c) i32;
 
+pub const KvTypeC = enum(c_int) { default = 0, f16 = 1, f32 = 2 };
+
 pub const ModelOptionsC = extern struct {
     struct_size: u32,
     n_ctx: u32,
@@ -59,33 +61,13 @@ pub const GenerateResultC = extern struct {
     stop_reason: c_int,
 };
 
-comptime {
-    // Mirrors of the header's structs on LP64 targets (x86-64, aarch64).
-    std.debug.assert(@sizeOf(ModelOptionsC) == 48);
-    std.debug.assert(@sizeOf(SamplingParamsC) == 48);
-    std.debug.assert(@sizeOf(GenerateOptionsC) == 96);
-    std.debug.assert(@offsetOf(GenerateOptionsC, "stop") == 56);
-    std.debug.assert(@sizeOf(GenerateResultC) == 32);
-}
-
 fn st(s: Status) c_int {
     return @intFromEnum(s);
 }
 
-/// Maps a model-side error; UnsupportedModel is PI5_ERR_UNSUPPORTED as the header documents
-/// (architecture or tensor type), everything else as abi.statusOf.
-fn statusOf(err: anyerror) Status {
-    return switch (err) {
-        error.UnsupportedModel => .unsupported,
-        error.BadShape => .internal,
-        error.NotOpenForReading, error.NotOpenForWriting, error.PathAlreadyExists, error.FileTooBig, error.NotDir, error.SymLinkLoop, error.NameTooLong, error.BadPathName, error.ReadOnlyFileSystem, error.DiskQuota, error.StreamTooLong, error.EndOfStream => .io,
-        else => abi.statusOf(err),
-    };
-}
-
 /// Records the error on the runtime (the diagnostic when it has one) and returns its status.
-fn fail(rt: *Runtime, err: anyerror, diag: ?*const Diagnostic, comptime what: []const u8) c_int {
-    const s = statusOf(err);
+fn fail(rt: *Runtime, err: abi.Error, diag: ?*const Diagnostic, comptime what: []const u8) c_int {
+    const s = abi.statusOf(err);
     if (diag != null and diag.?.len > 0) {
         rt.setError(what ++ ": {s}", .{diag.?.message()});
     } else if (s == .internal) {
@@ -124,7 +106,7 @@ fn constModel(rt: ?*const Runtime) ?*Model {
 
 // ---- loading ----
 
-export fn pi5_model_default_options() callconv(.c) ModelOptionsC {
+pub export fn pi5_model_default_options() callconv(.c) ModelOptionsC {
     return .{
         .struct_size = @sizeOf(ModelOptionsC),
         .n_ctx = 0,
@@ -148,7 +130,7 @@ fn progressThunk(ctx: ?*anyopaque, p: f32) bool {
     return c.cb(p, c.user) == 0;
 }
 
-export fn pi5_load_model_ex(rt: ?*Runtime, path: ?[*:0]const u8, options: ?*const ModelOptionsC) callconv(.c) c_int {
+pub export fn pi5_load_model_ex(rt: ?*Runtime, path: ?[*:0]const u8, options: ?*const ModelOptionsC) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
     const p = path orelse {
@@ -157,14 +139,14 @@ export fn pi5_load_model_ex(rt: ?*Runtime, path: ?[*:0]const u8, options: ?*cons
     };
     const defaults = pi5_model_default_options();
     const o = options orelse &defaults;
-    if (o.struct_size != @sizeOf(ModelOptionsC) or o.n_gpu_layers < -1 or o.kv_type < 0 or o.kv_type > 2) {
+    if (o.struct_size != @sizeOf(ModelOptionsC) or o.n_gpu_layers < -1 or std.meta.intToEnum(KvTypeC, o.kv_type) == error.InvalidEnumTag) {
         r.setError("pi5_load_model_ex: invalid options (struct_size, kv_type or n_gpu_layers out of range)", .{});
         return st(.invalid_argument);
     }
     var pctx: ProgressCtx = undefined;
     var lo = pi5.model.LoadOptions{
         .n_ctx = o.n_ctx,
-        .kv_type = if (o.kv_type == 2) .f32 else .f16,
+        .kv_type = if (o.kv_type == @intFromEnum(KvTypeC.f32)) .f32 else .f16,
         .n_batch = o.n_batch,
         .n_threads = r.n_threads,
         // The graph on the runtime's backend: the GPU when the runtime has one.
@@ -188,7 +170,7 @@ export fn pi5_load_model_ex(rt: ?*Runtime, path: ?[*:0]const u8, options: ?*cons
     return st(.ok);
 }
 
-export fn pi5_model_info(rt: ?*Runtime, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
+pub export fn pi5_model_info(rt: ?*Runtime, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
     if (out_len) |l| l.* = 0;
     const r = rt orelse return st(.invalid_argument);
     begin(r);
@@ -198,27 +180,27 @@ export fn pi5_model_info(rt: ?*Runtime, buf: ?[*]u8, buf_size: usize, out_len: ?
     return st(abi.writeOut(json, buf, buf_size, out_len));
 }
 
-export fn pi5_n_vocab(rt: ?*const Runtime) callconv(.c) i32 {
+pub export fn pi5_n_vocab(rt: ?*const Runtime) callconv(.c) i32 {
     const m = constModel(rt) orelse return 0;
     return @intCast(m.hp.n_vocab);
 }
-export fn pi5_n_embd(rt: ?*const Runtime) callconv(.c) i32 {
+pub export fn pi5_n_embd(rt: ?*const Runtime) callconv(.c) i32 {
     const m = constModel(rt) orelse return 0;
     return @intCast(m.hp.n_embd);
 }
-export fn pi5_n_ctx(rt: ?*const Runtime) callconv(.c) i32 {
+pub export fn pi5_n_ctx(rt: ?*const Runtime) callconv(.c) i32 {
     const m = constModel(rt) orelse return 0;
     return @intCast(m.n_ctx);
 }
-export fn pi5_token_bos(rt: ?*const Runtime) callconv(.c) i32 {
+pub export fn pi5_token_bos(rt: ?*const Runtime) callconv(.c) i32 {
     const m = constModel(rt) orelse return -1;
     return if (m.tok.bos()) |b| @intCast(b) else -1;
 }
-export fn pi5_token_eos(rt: ?*const Runtime) callconv(.c) i32 {
+pub export fn pi5_token_eos(rt: ?*const Runtime) callconv(.c) i32 {
     const m = constModel(rt) orelse return -1;
     return if (m.tok.eos()) |b| @intCast(b) else -1;
 }
-export fn pi5_token_is_eog(rt: ?*const Runtime, token: i32) callconv(.c) i32 {
+pub export fn pi5_token_is_eog(rt: ?*const Runtime, token: i32) callconv(.c) i32 {
     const m = constModel(rt) orelse return 0;
     if (token < 0) return 0;
     return @intFromBool(m.tok.isEog(@intCast(token)));
@@ -226,7 +208,7 @@ export fn pi5_token_is_eog(rt: ?*const Runtime, token: i32) callconv(.c) i32 {
 
 // ---- tokenizer ----
 
-export fn pi5_tokenize(rt: ?*Runtime, text: ?[*]const u8, text_len: usize, add_special: i32, parse_special: i32, tokens: ?[*]i32, max_tokens: usize, out_n: ?*usize) callconv(.c) c_int {
+pub export fn pi5_tokenize(rt: ?*Runtime, text: ?[*]const u8, text_len: usize, add_special: i32, parse_special: i32, tokens: ?[*]i32, max_tokens: usize, out_n: ?*usize) callconv(.c) c_int {
     if (out_n) |n| n.* = 0;
     const r = rt orelse return st(.invalid_argument);
     begin(r);
@@ -247,7 +229,7 @@ export fn pi5_tokenize(rt: ?*Runtime, text: ?[*]const u8, text_len: usize, add_s
     return st(.ok);
 }
 
-export fn pi5_token_to_piece(rt: ?*Runtime, token: i32, special: i32, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
+pub export fn pi5_token_to_piece(rt: ?*Runtime, token: i32, special: i32, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
     if (out_len) |l| l.* = 0;
     const r = rt orelse return st(.invalid_argument);
     begin(r);
@@ -273,7 +255,7 @@ fn checkTokens(m: *const Model, tokens: []const i32) ![]u32 {
     return ids;
 }
 
-export fn pi5_detokenize(rt: ?*Runtime, tokens: ?[*]const i32, n_tokens: usize, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
+pub export fn pi5_detokenize(rt: ?*Runtime, tokens: ?[*]const i32, n_tokens: usize, buf: ?[*]u8, buf_size: usize, out_len: ?*usize) callconv(.c) c_int {
     if (out_len) |l| l.* = 0;
     const r = rt orelse return st(.invalid_argument);
     begin(r);
@@ -288,7 +270,7 @@ export fn pi5_detokenize(rt: ?*Runtime, tokens: ?[*]const i32, n_tokens: usize, 
 
 // ---- evaluation and KV cache ----
 
-export fn pi5_eval(rt: ?*Runtime, tokens: ?[*]const i32, n_tokens: usize, logits: ?[*]f32) callconv(.c) c_int {
+pub export fn pi5_eval(rt: ?*Runtime, tokens: ?[*]const i32, n_tokens: usize, logits: ?[*]f32) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
     const m = modelOf(r) orelse return st(.no_model);
@@ -301,7 +283,7 @@ export fn pi5_eval(rt: ?*Runtime, tokens: ?[*]const i32, n_tokens: usize, logits
     return st(.ok);
 }
 
-export fn pi5_infer(rt: ?*Runtime, input: ?[*]const f32, output: ?[*]f32) callconv(.c) c_int {
+pub export fn pi5_infer(rt: ?*Runtime, input: ?[*]const f32, output: ?[*]f32) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
     const m = modelOf(r) orelse return st(.no_model);
@@ -312,12 +294,12 @@ export fn pi5_infer(rt: ?*Runtime, input: ?[*]const f32, output: ?[*]f32) callco
     return st(.ok);
 }
 
-export fn pi5_kv_pos(rt: ?*const Runtime) callconv(.c) i32 {
+pub export fn pi5_kv_pos(rt: ?*const Runtime) callconv(.c) i32 {
     const m = constModel(rt) orelse return 0;
     return @intCast(m.n_past);
 }
 
-export fn pi5_kv_clear(rt: ?*Runtime) callconv(.c) c_int {
+pub export fn pi5_kv_clear(rt: ?*Runtime) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
     const m = modelOf(r) orelse return st(.no_model);
@@ -325,7 +307,7 @@ export fn pi5_kv_clear(rt: ?*Runtime) callconv(.c) c_int {
     return st(.ok);
 }
 
-export fn pi5_kv_truncate(rt: ?*Runtime, n_keep: i32) callconv(.c) c_int {
+pub export fn pi5_kv_truncate(rt: ?*Runtime, n_keep: i32) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
     const m = modelOf(r) orelse return st(.no_model);
@@ -334,20 +316,19 @@ export fn pi5_kv_truncate(rt: ?*Runtime, n_keep: i32) callconv(.c) c_int {
     return st(.ok);
 }
 
-export fn pi5_state_save(rt: ?*Runtime, path: ?[*:0]const u8) callconv(.c) c_int {
+pub export fn pi5_state_save(rt: ?*Runtime, path: ?[*:0]const u8) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
     const m = modelOf(r) orelse return st(.no_model);
     const p = path orelse return fail(r, error.InvalidArgument, null, "pi5_state_save: path is NULL");
     m.saveState(std.mem.span(p)) catch |e| {
-        const s = statusOf(e);
         r.setError("pi5_state_save: cannot write '{s}': {s}", .{ std.mem.span(p), @errorName(e) });
-        return st(if (s == .internal) .io else s);
+        return st(abi.statusOf(e));
     };
     return st(.ok);
 }
 
-export fn pi5_state_load(rt: ?*Runtime, path: ?[*:0]const u8) callconv(.c) c_int {
+pub export fn pi5_state_load(rt: ?*Runtime, path: ?[*:0]const u8) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
     const m = modelOf(r) orelse return st(.no_model);
@@ -356,8 +337,7 @@ export fn pi5_state_load(rt: ?*Runtime, path: ?[*:0]const u8) callconv(.c) c_int
     m.loadState(std.mem.span(p), &diag) catch |e| {
         if (diag.len == 0) {
             r.setError("pi5_state_load: cannot read '{s}': {s}", .{ std.mem.span(p), @errorName(e) });
-            const s = statusOf(e);
-            return st(if (s == .internal) .io else s);
+            return st(abi.statusOf(e));
         }
         return fail(r, e, &diag, "pi5_state_load");
     };
@@ -366,7 +346,7 @@ export fn pi5_state_load(rt: ?*Runtime, path: ?[*:0]const u8) callconv(.c) c_int
 
 // ---- sampling and generation ----
 
-export fn pi5_sampling_default_params() callconv(.c) SamplingParamsC {
+pub export fn pi5_sampling_default_params() callconv(.c) SamplingParamsC {
     const d = pi5.sampler.Params{};
     return .{
         .struct_size = @sizeOf(SamplingParamsC),
@@ -382,7 +362,7 @@ export fn pi5_sampling_default_params() callconv(.c) SamplingParamsC {
     };
 }
 
-export fn pi5_generate_default_options() callconv(.c) GenerateOptionsC {
+pub export fn pi5_generate_default_options() callconv(.c) GenerateOptionsC {
     return .{
         .struct_size = @sizeOf(GenerateOptionsC),
         .max_tokens = 128,
@@ -419,7 +399,7 @@ fn tokenThunk(ctx: ?*anyopaque, token: u32, piece: []const u8) bool {
     return c.cb(@bitCast(token), piece.ptr, piece.len, c.user) == 0;
 }
 
-export fn pi5_generate(rt: ?*Runtime, prompt: ?[*:0]const u8, options: ?*const GenerateOptionsC, out: ?[*]u8, out_size: usize, out_len: ?*usize, result: ?*GenerateResultC) callconv(.c) c_int {
+pub export fn pi5_generate(rt: ?*Runtime, prompt: ?[*:0]const u8, options: ?*const GenerateOptionsC, out: ?[*]u8, out_size: usize, out_len: ?*usize, result: ?*GenerateResultC) callconv(.c) c_int {
     if (out_len) |l| l.* = 0;
     if (result) |res| res.* = std.mem.zeroes(GenerateResultC);
     const r = rt orelse return st(.invalid_argument);
@@ -511,7 +491,7 @@ test "model ABI: every error path returns a status" {
     // bad files
     try testing.expectEqual(st(.invalid_argument), pi5_load_model(rt, null));
     try testing.expectEqual(st(.io), pi5_load_model(rt, "/nonexistent/model.gguf"));
-    const bad = fixture("stories260K-q8_0.gguf") catch return;
+    const bad = try fixture("stories260K-q8_0.gguf");
     defer testing.allocator.free(bad);
     try testing.expectEqual(st(.invalid_model), pi5_load_model(rt, bad));
     try testing.expect(std.mem.indexOf(u8, rt.lastError(), "ffn_down") != null);
@@ -568,7 +548,7 @@ const Collect = struct {
 test "model ABI: generate streams, stops at strings, aborts, and agrees with the golden text" {
     const rt = try cpuRuntime();
     defer rt.destroy();
-    const good = fixture("stories260K.gguf") catch return;
+    const good = try fixture("stories260K.gguf");
     defer testing.allocator.free(good);
     try testing.expectEqual(st(.ok), pi5_load_model(rt, good));
     var c = Collect{ .text = std.ArrayList(u8).init(testing.allocator) };

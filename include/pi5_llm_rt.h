@@ -40,6 +40,47 @@ extern "C" {
 /** (major << 16) | (minor << 8) | patch; compare with pi5_api_version() at run time. */
 #define PI5_API_VERSION ((PI5_API_VERSION_MAJOR << 16) | (PI5_API_VERSION_MINOR << 8) | PI5_API_VERSION_PATCH)
 
+/*
+ * Which error of the Zig core becomes which status. core/abi.zig statusOf is one switch with
+ * no `else` over the closed set abi.Error, so an error added to the core does not compile until
+ * it is given a status; a test (core/abi_header_test.zig) checks this table against statusOf
+ * in both directions. PI5_OK and PI5_ERR_BUFFER_TOO_SMALL come from no error; PI5_ERR_NO_MODEL
+ * comes from the ABI's own check that a model is loaded.
+ *   PI5_ERR_INVALID_ARGUMENT      InvalidArgument InvalidOption BadShape InvalidConfig
+ *   PI5_ERR_OUT_OF_MEMORY         OutOfMemory SystemResources ThreadQuotaExceeded
+ *                                 LockedMemoryLimitExceeded
+ *   PI5_ERR_NO_DEVICE             VulkanLoaderMissing NoVulkanDevice DeviceNotFound
+ *                                 ValidationLayerMissing VulkanInitFailed
+ *   PI5_ERR_OUT_OF_DEVICE_MEMORY  OutOfDeviceMemory
+ *   PI5_ERR_DEVICE_LOST           DeviceLost
+ *   PI5_ERR_TIMEOUT               GpuTimeout
+ *   PI5_ERR_UNSUPPORTED           Unsupported UnsupportedModel TimerUnsupported
+ *   PI5_ERR_IO                    FileNotFound AccessDenied PermissionDenied IsDir NotDir
+ *                                 InputOutput NoSpaceLeft DiskQuota FileTooBig FileBusy
+ *                                 DeviceBusy WouldBlock NoDevice SymLinkLoop NameTooLong
+ *                                 BadPathName InvalidUtf8 InvalidWtf8 PathAlreadyExists
+ *                                 FileLocksNotSupported LockViolation NetworkNotFound
+ *                                 SharingViolation PipeBusy AntivirusInterference
+ *                                 ProcessFdQuotaExceeded SystemFdQuotaExceeded
+ *                                 MemoryMappingNotSupported Unseekable NotOpenForReading
+ *                                 NotOpenForWriting BrokenPipe OperationAborted
+ *                                 ConnectionResetByPeer ConnectionTimedOut SocketNotConnected
+ *                                 ProcessNotFound Canceled Unexpected
+ *   PI5_ERR_INVALID_MODEL         InvalidGguf InvalidCheckpoint InvalidGgjt DataSizeMismatch
+ *                                 DuplicateKey DuplicateTensor InvalidTensor InvalidAlignment
+ *                                 InvalidValue
+ *   PI5_ERR_CONTEXT_FULL          ContextFull
+ *   PI5_ERR_ABORTED               Aborted
+ *   PI5_ERR_VULKAN                VulkanFailed DeviceError
+ *   PI5_ERR_INTERNAL              BadLength EmptyLogits NeedQuantizer
+ * Why: BadShape is the graph builder's "shapes or types do not fit the op", the caller's
+ * argument at pi5_graph_*; InvalidConfig is a synthesized shape that does not fit.
+ * UnsupportedModel is a well-formed file asking for an architecture or tensor type this build
+ * does not run; a malformed one is InvalidGguf. NoDevice is the OS's ENODEV from a file call,
+ * not a missing GPU. The GGUF writer's errors (DuplicateKey ... InvalidValue) arise only from
+ * names, shapes and values copied from an input file. BadLength, EmptyLogits and NeedQuantizer
+ * cannot be caused by a caller: they are bugs.
+ */
 /** Result of a call: 0 is success, every error is negative. Int-sized. */
 typedef enum pi5_status {
     PI5_OK = 0,

@@ -68,7 +68,7 @@ fn printString(w: anytype, s: []const u8, opts: Options) !void {
     if (cut) try w.print("... ({d} bytes)", .{s.len});
 }
 
-fn printValue(w: anytype, v: reader.Value, opts: Options) anyerror!void {
+fn printValue(w: anytype, v: reader.Value, opts: Options) @TypeOf(w).Error!void {
     switch (v) {
         .string => |s| try printString(w, s, opts),
         .array => |a| {

@@ -41,7 +41,9 @@ pub fn preset(p: Preset) Config {
 }
 
 /// Converts `src` (whole rows, f32) into `dst` in type `t`; dst.len == rowBytes * rows.
-pub const QuantizeFn = *const fn (t: GgmlType, src: []const f32, dst: []u8) anyerror!void;
+/// The errors of quant.quantizeRow, closed so that synth's callers (the C ABI) know them.
+pub const QuantizeError = error{ Unsupported, BadLength };
+pub const QuantizeFn = *const fn (t: GgmlType, src: []const f32, dst: []u8) QuantizeError!void;
 
 pub const Options = struct {
     seed: u64 = 0,

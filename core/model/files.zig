@@ -80,7 +80,7 @@ pub const SynthRequest = struct {
 };
 
 /// synth hands whole rows of one tensor; quantize them row by row.
-fn quantizeHook(t: quant.GgmlType, src: []const f32, dst: []u8) anyerror!void {
+fn quantizeHook(t: quant.GgmlType, src: []const f32, dst: []u8) synth_mod.QuantizeError!void {
     try quant.quantizeRow(t, src, dst);
 }
 

@@ -262,7 +262,7 @@ test "graph on the GPU agrees with the direct CPU forward: llama (GQA), phi2, gp
     var vocab_file = try reader.openFixture(testing.allocator, "stories260K.gguf", null);
     defer vocab_file.deinit();
     const Q = struct {
-        fn q(t: reader.GgmlType, src: []const f32, dst: []u8) anyerror!void {
+        fn q(t: reader.GgmlType, src: []const f32, dst: []u8) @import("../gguf/synth.zig").QuantizeError!void {
             try @import("../quant/quant.zig").quantizeRow(t, src, dst);
         }
     };
