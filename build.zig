@@ -27,7 +27,7 @@ pub fn build(b: *std.Build) void {
     const optimize = b.option(std.builtin.OptimizeMode, "optimize", "Optimization mode (default ReleaseFast)") orelse .ReleaseFast;
     const test_optimize = b.option(std.builtin.OptimizeMode, "test-optimize", "Optimization mode of the tests (default ReleaseSafe)") orelse .ReleaseSafe;
     const vk_include = b.option([]const u8, "vulkan-include", "Directory holding vulkan/vulkan_core.h (default /usr/include)") orelse "/usr/include";
-    const test_filter = b.option([]const u8, "test-filter", "Run only the tests whose name contains this");
+    const test_filters = b.option([]const []const u8, "test-filter", "Run only the tests whose name contains this (repeatable: any of them)");
 
     // ---- SPIR-V: every variant in shaders/variants.zig, compiled by glslc with depfiles ----
     const shaders_step = b.step("shaders", "Compile the GLSL compute shaders to SPIR-V");
@@ -101,7 +101,7 @@ pub fn build(b: *std.Build) void {
         .target = target,
         .optimize = test_optimize,
         .link_libc = true,
-        .filters = if (test_filter) |f| &.{f} else &.{},
+        .filters = test_filters orelse &.{},
     });
     unit.root_module.addImport("vulkan_c", vk_c_test);
     unit.root_module.addImport("spirv", spirv_mod);

@@ -420,6 +420,7 @@ pub export fn pi5_runtime_report(rt: ?*Runtime, buf: ?[*]u8, buf_size: usize, ou
 test {
     _ = pi5;
     _ = @import("abi_header_test.zig");
+    _ = @import("tidy_test.zig");
 }
 
 test "NULL and invalid arguments return a status" {

@@ -7,9 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PI5_REQUIRE_VULKAN=1           # a missing Vulkan driver is a failure here, not a skip
+export PI5_REQUIRE_FIXTURES=1         # a missing model or corpus file fails the suite, not skips
 export PI5_MODELS_DIR="${PI5_MODELS_DIR:-$(cd .. && pwd)/shared/models}"
 step() { printf '\n=== %s\n' "$*"; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+step "house rules: zig fmt, tsc --noEmit, bindings generated from the header"
+scripts/zig.sh build fmt-check
+npm run --silent typecheck
+npm run --silent check:bindings
 
 step "native build"
 scripts/zig.sh build

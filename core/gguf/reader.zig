@@ -578,8 +578,18 @@ const Parser = struct {
 // ---------------------------------------------------------------------------------------------
 // Test helpers shared by the other gguf test files.
 
+/// A test's missing fixture: error.SkipZigTest (the runner reports it as skipped), or, with
+/// PI5_REQUIRE_FIXTURES=1 (scripts/test.sh, CI), error.FixtureMissing after naming `what`, so
+/// that a suite without its files fails instead of passing quietly.
+pub fn missingFixture(what: []const u8) error{ SkipZigTest, FixtureMissing } {
+    const required = if (std.posix.getenv("PI5_REQUIRE_FIXTURES")) |v| std.mem.eql(u8, v, "1") else false;
+    if (!required) return error.SkipZigTest;
+    std.debug.print("missing test fixture (PI5_REQUIRE_FIXTURES=1): {s}\n", .{what});
+    return error.FixtureMissing;
+}
+
 /// The fixtures directory: $PI5_MODELS_DIR, else <root>/../shared/models where root is
-/// $PI5_TEST_ROOT or the cwd. Returns error.SkipZigTest when absent. Caller frees.
+/// $PI5_TEST_ROOT or the cwd. missingFixture when absent. Caller frees.
 pub fn modelsDir(alloc: std.mem.Allocator) ![]u8 {
     const dir = std.process.getEnvVarOwned(alloc, "PI5_MODELS_DIR") catch |e| switch (e) {
         error.EnvironmentVariableNotFound => blk: {
@@ -593,21 +603,21 @@ pub fn modelsDir(alloc: std.mem.Allocator) ![]u8 {
         else => return e,
     };
     errdefer alloc.free(dir);
-    std.fs.cwd().access(dir, .{}) catch return error.SkipZigTest;
+    std.fs.cwd().access(dir, .{}) catch return missingFixture(dir);
     return dir;
 }
 
-/// Path of a fixture under the models dir; error.SkipZigTest when it is absent. Caller frees.
+/// Path of a fixture under the models dir; missingFixture when it is absent. Caller frees.
 pub fn fixturePath(alloc: std.mem.Allocator, rel: []const u8) ![]u8 {
     const dir = try modelsDir(alloc);
     defer alloc.free(dir);
     const path = try std.fs.path.join(alloc, &.{ dir, rel });
     errdefer alloc.free(path);
-    std.fs.cwd().access(path, .{}) catch return error.SkipZigTest;
+    std.fs.cwd().access(path, .{}) catch return missingFixture(path);
     return path;
 }
 
-/// Opens a fixture; error.SkipZigTest when absent.
+/// Opens a fixture; missingFixture when absent.
 pub fn openFixture(alloc: std.mem.Allocator, rel: []const u8, diag: ?*Diagnostic) !File {
     const path = try fixturePath(alloc, rel);
     defer alloc.free(path);

@@ -126,7 +126,11 @@ fn bench(out: anytype, name: []const u8, m: *Model, ctx: ?*vk.Context, n_threads
             const parsed = try std.json.parseFromSlice(std.json.Value, a, j, .{});
             defer parsed.deinit();
             try out.print("  profile {s} {d} token(s):", .{ name, nt });
-            for (parsed.value.object.get("ops").?.array.items) |o| try out.print(" {s}/{s} x{d} {d:.2}ms;", .{ o.object.get("op").?.string, o.object.get("backend").?.string, o.object.get("count").?.integer, @as(f64, @floatFromInt(o.object.get("ns").?.integer)) / 1e6 });
+            for (parsed.value.object.get("ops").?.array.items) |o| {
+                const ms = @as(f64, @floatFromInt(o.object.get("ns").?.integer)) / 1e6;
+                const op = o.object.get("op").?.string;
+                try out.print(" {s}/{s} x{d} {d:.2}ms;", .{ op, o.object.get("backend").?.string, o.object.get("count").?.integer, ms });
+            }
             try out.print("\n", .{});
         }
     }

@@ -21,7 +21,7 @@ pub fn goldenSection(alloc: std.mem.Allocator, flags: []const u8) ![]u8 {
         const body = std.mem.trimRight(u8, sec[nl + 1 ..], "\n");
         return alloc.dupe(u8, body);
     }
-    return error.SkipZigTest;
+    return reader.missingFixture(flags);
 }
 
 fn loadFixture(rel: []const u8, opts: model_mod.LoadOptions) !*Model {

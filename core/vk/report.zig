@@ -214,7 +214,12 @@ pub const Report = struct {
 
         try jw.objectField("limits");
         try jw.beginObject();
-        inline for (.{ "max_storage_buffer_range", "max_buffer_size", "max_memory_allocation_size", "max_compute_shared_memory_size", "max_compute_work_group_invocations", "max_compute_work_group_size", "max_compute_work_group_count", "max_push_constants_size", "max_storage_buffers_per_stage", "min_storage_buffer_offset_alignment", "timestamp_period_ns" }) |f| {
+        inline for (.{
+            "max_storage_buffer_range",            "max_buffer_size",                    "max_memory_allocation_size",
+            "max_compute_shared_memory_size",      "max_compute_work_group_invocations", "max_compute_work_group_size",
+            "max_compute_work_group_count",        "max_push_constants_size",            "max_storage_buffers_per_stage",
+            "min_storage_buffer_offset_alignment", "timestamp_period_ns",
+        }) |f| {
             try jw.objectField(f);
             try jw.write(@field(self, f));
         }
