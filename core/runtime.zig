@@ -92,6 +92,12 @@ pub const Runtime = struct {
                 log.err("vulkan backend requested but unusable: {s}", .{describe(e)});
                 return e;
             }
+            // An explicit device that does not exist is the caller's mistake, not a reason to
+            // run somewhere else; only the automatic choice falls back.
+            if (e == error.DeviceNotFound and device != null) {
+                log.err("device '{s}': {s}", .{ device.?, describe(e) });
+                return e;
+            }
             self.setFallback("{s}", .{describe(e)});
             log.info("running on the CPU: {s}", .{self.fallbackReason()});
             return self;
@@ -174,6 +180,8 @@ pub fn describe(e: anyerror) []const u8 {
         error.GpuTimeout => "a GPU submission did not finish within the timeout",
         error.Unsupported => "the device does not support the request",
         error.InvalidOption => "an option or environment variable has an invalid value",
+        error.UnrepresentableText => "the text has characters the model's vocabulary cannot represent (no byte tokens, no <unk>)",
+        error.NotAFile => "not a regular file",
         else => @errorName(e),
     };
 }
