@@ -275,6 +275,7 @@ export fn pi5_runtime_report(rt: ?*Runtime, buf: ?[*]u8, buf_size: usize, out_le
 test {
     _ = pi5;
     _ = @import("hostile_test.zig");
+    _ = @import("hostile_fuzz_test.zig");
 }
 
 test "NULL and invalid arguments return a status" {

@@ -282,3 +282,70 @@ test "hostile: continuing a generation does not repeat the last token; every tok
     try gen.generate(testing.allocator, m, "", .{ .max_tokens = 120, .sampling = .{ .temperature = 0 }, .stop = &.{"Lily's mom"}, .on_token = .{ .ctx = &count, .func = Count.f } }, &out, &res);
     try testing.expectEqual(res.n_generated, count.ids);
 }
+
+const files = pi5.model_files;
+
+fn loadAndGenerate(path: []const u8) !void {
+    var diag = reader.Diagnostic{};
+    const m = Model.load(testing.allocator, path, .{ .n_threads = 1, .n_ctx = 32 }, &diag) catch |e| {
+        std.debug.print("{s}: {s}\n", .{ path, diag.message() });
+        return e;
+    };
+    defer m.destroy();
+    var out = std.ArrayList(u8).init(testing.allocator);
+    defer out.deinit();
+    var res: gen.Result = undefined;
+    try gen.generate(testing.allocator, m, "hello", .{ .max_tokens = 4, .sampling = .{ .temperature = 0 } }, &out, &res);
+    try testing.expectEqual(@as(u32, 4), res.n_generated);
+}
+
+test "hostile: synth presets write loadable files for every type, with or without a vocabulary" {
+    var tmp = std.testing.tmpDir(.{});
+    defer tmp.cleanup();
+    const path = try tmpPath(&tmp, "s.gguf");
+    defer testing.allocator.free(path);
+    for ([_]pi5.quant.GgmlType{ .f32, .f16, .q8_0, .q4_0, .q4_k, .q6_k }) |t| {
+        for ([_]files.Arch{ .llama, .phi2, .gpt2 }) |arch| {
+            var diag = reader.Diagnostic{};
+            files.synth(testing.allocator, .{ .arch = arch, .weight_type = t }, path, &diag) catch |e| {
+                std.debug.print("synth {s} {s}: {s}\n", .{ @tagName(arch), t.name(), diag.message() });
+                return e;
+            };
+            try loadAndGenerate(path);
+        }
+    }
+}
+
+test "hostile: quantize says what kept F32, fails when nothing could be quantized, never truncates the destination" {
+    var tmp = std.testing.tmpDir(.{});
+    defer tmp.cleanup();
+    const src = try tmpPath(&tmp, "f32.gguf");
+    defer testing.allocator.free(src);
+    const dst = try tmpPath(&tmp, "q.gguf");
+    defer testing.allocator.free(dst);
+    var diag = reader.Diagnostic{};
+    // n_embd 64, n_ff 100: no row is a multiple of 256; ffn_down's rows (100) are none of 32 either.
+    try files.synth(testing.allocator, .{ .n_ff = 100 }, src, &diag);
+    try tmp.dir.writeFile(.{ .sub_path = "q.gguf", .data = "precious" });
+    for ([_][]const u8{ "Q4_K_M", "Q6_K", "Q4_K" }) |name| {
+        diag = .{};
+        try testing.expectError(error.InvalidArgument, files.quantize(testing.allocator, src, dst, files.Target.parse(name).?, null, &diag));
+        try testing.expect(std.mem.indexOf(u8, diag.message(), "no tensor can be quantized") != null);
+        try testing.expect(std.mem.indexOf(u8, diag.message(), "block of 256") != null);
+        // The destination is as it was: outputs are written to a temporary file and renamed.
+        const kept = try tmp.dir.readFileAlloc(testing.allocator, "q.gguf", 64);
+        defer testing.allocator.free(kept);
+        try testing.expectEqualStrings("precious", kept);
+    }
+    diag = .{};
+    try files.quantize(testing.allocator, src, dst, files.Target.parse("Q4_0").?, null, &diag);
+    try testing.expect(std.mem.indexOf(u8, diag.message(), "ffn_down") != null);
+    try loadAndGenerate(dst);
+    // No temporary files are left beside the destination.
+    var dir = try tmp.dir.openDir(".", .{ .iterate = true });
+    defer dir.close();
+    var it = dir.iterate();
+    var n: u32 = 0;
+    while (try it.next()) |_| n += 1;
+    try testing.expectEqual(@as(u32, 2), n);
+}

@@ -31,6 +31,8 @@ pub const Result = struct {
     prompt_ms: f64 = 0,
     generate_ms: f64 = 0,
     stop_reason: StopReason = .none,
+    /// The sampler's seed in effect (drawn at random for sampler.random_seed).
+    seed: u64 = 0,
 };
 
 /// Generates after `prompt`, appending the generated text to `out`. On error.Aborted `out` and
@@ -47,6 +49,7 @@ pub fn generate(alloc: std.mem.Allocator, model: *Model, prompt: []const u8, opt
 
     var sampler = try sampler_mod.Sampler.init(alloc, opts.sampling);
     defer sampler.deinit();
+    result.seed = sampler.params.seed;
     for (model.tokens()) |id| if (id != Model.embd_token) sampler.accept(id);
     for (ids) |id| sampler.accept(id);
 
