@@ -360,7 +360,7 @@ const Out = struct {
 /// (exit 130); the handler then reverts to the default, so a second Ctrl-C kills at once.
 var interrupted = std.atomic.Value(bool).init(false);
 
-fn onSigint(_: c_int) callconv(.c) void {
+fn onSigint(_: i32) callconv(.c) void {
     interrupted.store(true, .monotonic);
     const dfl = std.posix.Sigaction{ .handler = .{ .handler = std.posix.SIG.DFL }, .mask = std.posix.empty_sigset, .flags = 0 };
     std.posix.sigaction(std.posix.SIG.INT, &dfl, null);
@@ -410,7 +410,7 @@ fn cmdGenerate(alloc: std.mem.Allocator, args: *Args) !u8 {
     defer text.deinit();
     var res = pi5.generate.Result{};
     if (generating) {
-        try pi5.generate.generate(alloc, m, "", .{
+        pi5.generate.generate(alloc, m, "", .{
             .max_tokens = args.n_predict,
             .sampling = args.sampling,
             .reset = false,

@@ -208,7 +208,7 @@ describe('model API on stories260K', { skip }, () => {
   });
 
   test('invalid options are PI5_ERR_INVALID_ARGUMENT', async () => {
-    for (const opts of [{ maxTokens: -1 }, { topK: 1.5 }, { temperature: NaN }, { stop: [''] }, { seed: -1 }]) {
+    for (const opts of [{ maxTokens: -1 }, { topK: 1.5 }, { temperature: NaN }, { stop: [''] }, { seed: -2 }, { seed: 2 ** 64 }]) {
       await assert.rejects(model.generate('x', opts).result, (e) => e instanceof Pi5Error && e.code === 'PI5_ERR_INVALID_ARGUMENT', JSON.stringify(opts));
     }
     await assert.rejects(rt.loadModel(MODEL, { kvType: 'q8' }), (e) => e.code === 'PI5_ERR_INVALID_ARGUMENT');
