@@ -124,6 +124,7 @@ pub fn build(b: *std.Build) void {
     const examples_step = b.step("examples", "Build the C examples and test hosts");
     for ([_][2][]const u8{
         .{ "create_destroy", "tests/c/create_destroy.c" },
+        .{ "stress", "tests/c/stress.c" },
     }) |ex| {
         const exe = b.addExecutable(.{ .name = ex[0], .target = target, .optimize = .ReleaseSafe, .link_libc = true });
         exe.addCSourceFile(.{ .file = b.path(ex[1]), .flags = &.{ "-std=c11", "-Wall", "-Wextra", "-Werror" } });

@@ -217,21 +217,23 @@ export interface pi5_model_options {
 /** Sampling settings, llama.cpp's semantics and chain order (penalties, top-k, top-p, min-p, temperature). */
 export interface pi5_sampling_params {
   struct_size: number;
-  /** <= 0 = greedy. */
+  /** 0 = greedy; finite, >= 0. */
   temperature: number;
-  /** 0 = off. */
+  /** 0 = off; >= 0. */
   top_k: number;
-  /** 1 = off. */
+  /** 1 = off; in [0, 1]. */
   top_p: number;
-  /** 0 = off. */
+  /** 0 = off; in [0, 1]. */
   min_p: number;
-  /** 1 = off. */
+  /** 1 = off; finite, > 0. */
   repeat_penalty: number;
+  /** Finite. */
   frequency_penalty: number;
+  /** Finite. */
   presence_penalty: number;
-  /** Recent tokens the penalties look at. */
+  /** Recent tokens the penalties look at; -1 = the whole context. */
   penalty_last_n: number;
-  /** Same seed, same settings, same prompt: same output. */
+  /** Same seed, same settings, same prompt: same output. UINT64_MAX ((uint64_t)-1, llama.cpp's LLAMA_DEFAULT_SEED): a random seed per call, reported in pi5_generate_result.seed. */
   seed: number | bigint;
 }
 
@@ -244,7 +246,10 @@ export interface pi5_generate_options {
   /** Stop strings (UTF-8, NUL-terminated); generation ends before the first one. May be NULL. */
   stop: unknown;
   n_stop: number | bigint;
-  /** Nonzero: clear the KV cache and tokenize the prompt with BOS first (default 1). 0: continue the session. */
+  /**
+   * Nonzero: clear the KV cache and tokenize the prompt with BOS first (default 1). 0: continue
+   * the session (every emitted token, the last one included, is already in the KV cache).
+   */
   reset: number;
   on_token: koffi.IKoffiRegisteredCallback | null;
   user_data: unknown;
@@ -257,6 +262,8 @@ export interface pi5_generate_result {
   prompt_ms: number;
   generate_ms: number;
   stop_reason: pi5_stop_reason;
+  /** The seed in effect (the random one drawn for UINT64_MAX). */
+  seed: number | bigint;
 }
 
 /** Options of pi5_synth_model. Start from pi5_synth_default_options(). */
@@ -316,9 +323,12 @@ export type pi5_log_callback = (level: number, message: string | null, user_data
 export type pi5_progress_callback = (progress: number, user_data: unknown) => number;
 
 /**
- * Receives generated text as it is produced: `piece` holds piece_len bytes of complete UTF-8
- * (valid only during the call). Return 0 to continue, nonzero to stop (pi5_generate then
- * returns PI5_ERR_ABORTED). Called on the generating thread.
+ * Receives generated text as it is produced: called once per generated token with the text
+ * that became final at it, `piece` holding piece_len bytes of complete UTF-8 (valid only during
+ * the call). piece_len is 0 while a token's bytes are held back (an incomplete UTF-8 sequence,
+ * a possible stop string); a last call with token -1 delivers what was still held at the end.
+ * Return 0 to continue, nonzero to stop (pi5_generate then returns PI5_ERR_ABORTED). Called on
+ * the generating thread.
  */
 export type pi5_token_callback = (token: number, piece: unknown, piece_len: number, user_data: unknown) => number;
 
@@ -388,6 +398,7 @@ function makeTypes() {
     prompt_ms: "double",
     generate_ms: "double",
     stop_reason: T.pi5_stop_reason,
+    seed: "uint64_t",
   });
   T.pi5_synth_options = koffi.struct({
     struct_size: "uint32_t",
@@ -461,7 +472,9 @@ export interface Pi5Native {
   pi5_model_default_options: NativeFunction<[], pi5_model_options>;
   /**
    * Loads a GGUF model (llama, phi2 or gpt2 architectures) into the runtime, replacing any loaded
-   * model. `path` is read during the call (the file stays memory-mapped while loaded).
+   * model. `path` is read during the call (the file stays memory-mapped while loaded: do not
+   * truncate or rewrite it meanwhile). Anything but a regular file (or a symlink to one) is
+   * refused with PI5_ERR_IO before it is opened (a FIFO would block, a directory cannot be mapped).
    * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT, PI5_ERR_IO, PI5_ERR_INVALID_MODEL (pi5_last_error
    * names the problem and where), PI5_ERR_UNSUPPORTED (architecture or tensor type),
    * PI5_ERR_OUT_OF_MEMORY, PI5_ERR_OUT_OF_DEVICE_MEMORY, PI5_ERR_ABORTED.
@@ -469,6 +482,12 @@ export interface Pi5Native {
   pi5_load_model: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, path: string | null], pi5_status>;
   /** pi5_load_model with options (NULL = defaults). Same return codes. */
   pi5_load_model_ex: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, path: string | null, options: Partial<pi5_model_options> | null], pi5_status>;
+  /**
+   * Unloads the runtime's model (weights, KV cache, graph, the file mapping); the runtime stays
+   * usable and a later pi5_load_model loads another. Returns PI5_OK (also when none was loaded)
+   * or PI5_ERR_INVALID_ARGUMENT (rt NULL). Not concurrently with other calls on `rt`.
+   */
+  pi5_unload_model: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null], pi5_status>;
   /**
    * Model information as JSON into buf (buffer convention): architecture, name, n_vocab, n_embd,
    * n_layer, n_head, n_head_kv, n_ctx (in effect), n_ctx_train, rope settings, weight types,
@@ -492,7 +511,11 @@ export interface Pi5Native {
    * Tokenizes UTF-8 text (text_len bytes; need not be NUL-terminated). add_special: prepend BOS
    * (and append EOS) as the model's vocabulary asks; parse_special: text like "<s>" becomes the
    * special token. Writes at most max_tokens ids; *out_n is always the number needed. Returns
-   * PI5_ERR_BUFFER_TOO_SMALL when max_tokens is too small, PI5_ERR_NO_MODEL, PI5_ERR_INVALID_ARGUMENT.
+   * PI5_ERR_BUFFER_TOO_SMALL when max_tokens is too small, PI5_ERR_NO_MODEL, PI5_ERR_INVALID_ARGUMENT
+   * (also for text the vocabulary cannot represent: no byte token and no <unk> for a character).
+   * The tokenizer calls (pi5_tokenize, pi5_token_to_piece, pi5_detokenize, pi5_token_is_eog) only
+   * read the vocabulary: they may run on another thread while pi5_generate or pi5_eval runs on
+   * the same runtime (pi5_last_error may then hold either call's message).
    */
   pi5_tokenize: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, text: string | null, text_len: number | bigint, add_special: number, parse_special: number, tokens: Int32Array | Buffer | null, max_tokens: number | bigint, out_n: BigUint64Array | Buffer | null], pi5_status>;
   /**
@@ -528,7 +551,10 @@ export interface Pi5Native {
   pi5_state_save: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, path: string | null], pi5_status>;
   /** Restores a session saved by pi5_state_save; PI5_ERR_INVALID_MODEL if it belongs to another model or is damaged. */
   pi5_state_load: NativeFunction<[rt: Pi5Handle<'pi5_runtime'> | null, path: string | null], pi5_status>;
-  /** Defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no penalties, seed 0. Thread-safe. */
+  /**
+   * Defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no penalties, seed UINT64_MAX (random).
+   * Values out of the ranges above make pi5_generate return PI5_ERR_INVALID_ARGUMENT naming the field. Thread-safe.
+   */
   pi5_sampling_default_params: NativeFunction<[], pi5_sampling_params>;
   /** Defaults: max_tokens 128, default sampling, reset 1, no stop strings, no callback. Thread-safe. */
   pi5_generate_default_options: NativeFunction<[], pi5_generate_options>;
@@ -663,6 +689,7 @@ export const PI5_FUNCTIONS = [
   "pi5_model_default_options",
   "pi5_load_model",
   "pi5_load_model_ex",
+  "pi5_unload_model",
   "pi5_model_info",
   "pi5_n_vocab",
   "pi5_n_embd",
@@ -743,6 +770,7 @@ export function bindPi5(lib: koffi.IKoffiLib, onMissing: (name: string) => (...a
     pi5_model_default_options: bind("pi5_model_default_options", T.pi5_model_options, []),
     pi5_load_model: bind("pi5_load_model", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *"]),
     pi5_load_model_ex: bind("pi5_load_model_ex", T.pi5_status, [koffi.pointer(T.pi5_runtime), "const char *", koffi.pointer(T.pi5_model_options)]),
+    pi5_unload_model: bind("pi5_unload_model", T.pi5_status, [koffi.pointer(T.pi5_runtime)]),
     pi5_model_info: bind("pi5_model_info", T.pi5_status, [koffi.pointer(T.pi5_runtime), koffi.pointer("char"), "size_t", koffi.pointer("size_t")]),
     pi5_n_vocab: bind("pi5_n_vocab", "int32_t", [koffi.pointer(T.pi5_runtime)]),
     pi5_n_embd: bind("pi5_n_embd", "int32_t", [koffi.pointer(T.pi5_runtime)]),

@@ -20,9 +20,10 @@ const usage =
     \\generation:
     \\  --model FILE                GGUF model (default: stories260K.gguf from $PI5_MODELS_DIR or ../shared/models)
     \\  --prompt TEXT, -p TEXT      prompt (default: empty, generation starts from BOS)
-    \\  -n N                        tokens to generate (default 128; 0 = until EOS or the context is full)
+    \\  -n N                        tokens to generate (default 128; 0 = until EOS or the context is full;
+    \\                              with --logits-out, 0 = only the prompt's logits, no generation)
     \\  --temp T                    temperature (default 0.8; 0 = greedy)
-    \\  --top-k N  --top-p P  --min-p P  --repeat-penalty R  --seed N
+    \\  --top-k N  --top-p P  --min-p P  --repeat-penalty R  --seed N (default -1: random)
     \\  --ctx N                     context length (default: the model's, at most 4096)
     \\  --kv-type f16|f32           KV cache type (default f16)
     \\  --gpu-layers N              layers on the GPU (-1 = all; with --gpu-budget: what fits)
@@ -139,7 +140,9 @@ fn parseArgs(argv: []const []const u8, out: *Args) !void {
         } else if (eq(a, "--repeat-penalty")) {
             out.sampling.repeat_penalty = try parseNum(f32, try nx.get(a), a);
         } else if (eq(a, "--seed")) {
-            const s = try parseNum(u64, try nx.get(a), a);
+            // -1 = a random seed (llama.cpp's LLAMA_DEFAULT_SEED), reported in the summary.
+            const v = try nx.get(a);
+            const s = if (std.mem.eql(u8, v, "-1")) pi5.sampler.random_seed else try parseNum(u64, v, a);
             out.sampling.seed = s;
             out.seed = s;
         } else if (eq(a, "--ctx") or eq(a, "-c")) {
@@ -339,15 +342,37 @@ fn loadModel(alloc: std.mem.Allocator, args: *Args) !?Loaded {
 
 const Out = struct {
     w: std.fs.File.Writer,
+    /// stdout was closed (piped into `head`): stop quietly.
+    broken_pipe: bool = false,
     fn onToken(ctx: ?*anyopaque, token: u32, piece: []const u8) bool {
         _ = token;
         const self: *Out = @ptrCast(@alignCast(ctx.?));
-        self.w.writeAll(piece) catch return false;
+        if (interrupted.load(.monotonic)) return false;
+        self.w.writeAll(piece) catch {
+            self.broken_pipe = true;
+            return false;
+        };
         return true;
     }
 };
 
+/// Set by the first SIGINT: generation stops at the next token and the summary is printed
+/// (exit 130); the handler then reverts to the default, so a second Ctrl-C kills at once.
+var interrupted = std.atomic.Value(bool).init(false);
+
+fn onSigint(_: i32) callconv(.c) void {
+    interrupted.store(true, .monotonic);
+    const dfl = std.posix.Sigaction{ .handler = .{ .handler = std.posix.SIG.DFL }, .mask = std.posix.empty_sigset, .flags = 0 };
+    std.posix.sigaction(std.posix.SIG.INT, &dfl, null);
+}
+
+fn catchSigint() void {
+    const act = std.posix.Sigaction{ .handler = .{ .handler = onSigint }, .mask = std.posix.empty_sigset, .flags = 0 };
+    std.posix.sigaction(std.posix.SIG.INT, &act, null);
+}
+
 fn cmdGenerate(alloc: std.mem.Allocator, args: *Args) !u8 {
+    if (pi5.sampler.checkParams(args.sampling)) |why| return die("{s}", .{why.message()});
     const l = (try loadModel(alloc, args)) orelse return 1;
     defer l.deinit();
     const m = l.model;
@@ -375,29 +400,40 @@ fn cmdGenerate(alloc: std.mem.Allocator, args: *Args) !u8 {
         try f.writeAll(std.mem.sliceAsBytes(m.logits())); // little-endian hosts only (x86-64, aarch64)
     }
     const generating = args.n_predict > 0 or args.logits_out == null;
-    if (args.echo and generating) try out.w.writeAll(args.prompt);
+    if (args.echo and generating) out.w.writeAll(args.prompt) catch |e| switch (e) {
+        error.BrokenPipe => return 0,
+        else => return e,
+    };
+    catchSigint();
 
     var text = std.ArrayList(u8).init(alloc);
     defer text.deinit();
     var res = pi5.generate.Result{};
     if (generating) {
-        try pi5.generate.generate(alloc, m, "", .{
+        pi5.generate.generate(alloc, m, "", .{
             .max_tokens = args.n_predict,
             .sampling = args.sampling,
             .reset = false,
             .on_token = .{ .ctx = &out, .func = Out.onToken },
-        }, &text, &res);
-        try out.w.writeAll("\n");
+        }, &text, &res) catch |e| switch (e) {
+            error.Aborted => if (out.broken_pipe) return 0,
+            else => return e,
+        };
+        out.w.writeAll("\n") catch |e| switch (e) {
+            error.BrokenPipe => return 0,
+            else => return e,
+        };
     }
     const p_ms = @as(f64, @floatFromInt(prompt_ns)) / 1e6;
-    std.debug.print("pi5_llm_rt: prompt {d} tokens in {d:.1} ms ({d:.1} tok/s), generated {d} tokens in {d:.1} ms ({d:.1} tok/s), stop: {s}, backend: {s} ({s})\n", .{
-        ids.len,                   p_ms,
-        rate(ids.len, p_ms),       res.n_generated,
-        res.generate_ms,           rate(res.n_generated, res.generate_ms),
-        @tagName(res.stop_reason), m.computeBackend(),
-        deviceName(l.rt),
+    const stop = if (interrupted.load(.monotonic)) "interrupted" else @tagName(res.stop_reason);
+    std.debug.print("pi5_llm_rt: prompt {d} tokens in {d:.1} ms ({d:.1} tok/s), generated {d} tokens in {d:.1} ms ({d:.1} tok/s), stop: {s}, seed: {d}, backend: {s} ({s})\n", .{
+        ids.len,             p_ms,
+        rate(ids.len, p_ms), res.n_generated,
+        res.generate_ms,     rate(res.n_generated, res.generate_ms),
+        stop,                res.seed,
+        m.computeBackend(),  deviceName(l.rt),
     });
-    return 0;
+    return if (interrupted.load(.monotonic)) 130 else 0;
 }
 
 /// The device that computes (the CPU when the graph runs there).
@@ -568,6 +604,7 @@ fn cmdQuantize(alloc: std.mem.Allocator, args: *Args) !u8 {
         std.debug.print("pi5_llm_rt: quantize {s}: {s}\n", .{ p[0], if (diag.len > 0) diag.message() else @errorName(e) });
         return 1;
     };
+    if (diag.len > 0) std.debug.print("pi5_llm_rt: quantize: {s}\n", .{diag.message()});
     std.debug.print("wrote {s}\n", .{p[1]});
     return 0;
 }

@@ -61,6 +61,7 @@ pub const Error = error{
     InvalidOption,
     BadShape,
     InvalidConfig,
+    UnrepresentableText,
     // host resources
     OutOfMemory,
     SystemResources,
@@ -86,7 +87,11 @@ pub const Error = error{
     AccessDenied,
     PermissionDenied,
     IsDir,
+    NotAFile,
     NotDir,
+    LinkQuotaExceeded,
+    ReadOnlyFileSystem,
+    RenameAcrossMountPoints,
     InputOutput,
     NoSpaceLeft,
     DiskQuota,
@@ -132,6 +137,7 @@ pub const Error = error{
     InvalidAlignment,
     InvalidValue,
     // state of the session
+    NoModel,
     ContextFull,
     Aborted,
     // broken invariants of the core itself
@@ -168,6 +174,10 @@ pub fn statusOf(err: Error) Status {
         error.AccessDenied,
         error.PermissionDenied,
         error.IsDir,
+        error.NotAFile,
+        error.LinkQuotaExceeded,
+        error.ReadOnlyFileSystem,
+        error.RenameAcrossMountPoints,
         error.NotDir,
         error.InputOutput,
         error.NoSpaceLeft,
@@ -214,6 +224,8 @@ pub fn statusOf(err: Error) Status {
         error.InvalidAlignment,
         error.InvalidValue,
         => .invalid_model,
+        error.UnrepresentableText => .invalid_argument,
+        error.NoModel => .no_model,
         error.ContextFull => .context_full,
         error.Aborted => .aborted,
         error.VulkanFailed, error.DeviceError => .vulkan,
@@ -421,6 +433,8 @@ test {
     _ = pi5;
     _ = @import("abi_header_test.zig");
     _ = @import("tidy_test.zig");
+    _ = @import("hostile_test.zig");
+    _ = @import("hostile_fuzz_test.zig");
 }
 
 test "NULL and invalid arguments return a status" {

@@ -59,6 +59,7 @@ pub const GenerateResultC = extern struct {
     prompt_ms: f64,
     generate_ms: f64,
     stop_reason: c_int,
+    seed: u64,
 };
 
 fn st(s: Status) c_int {
@@ -167,6 +168,14 @@ pub export fn pi5_load_model_ex(rt: ?*Runtime, path: ?[*:0]const u8, options: ?*
     const m = Model.load(gpa, std.mem.span(p), lo, &diag) catch |e| return fail(r, e, &diag, "pi5_load_model");
     if (r.model) |old| old.destroy();
     r.model = m;
+    return st(.ok);
+}
+
+pub export fn pi5_unload_model(rt: ?*Runtime) callconv(.c) c_int {
+    const r = rt orelse return st(.invalid_argument);
+    begin(r);
+    if (r.model) |m| m.destroy();
+    r.model = null;
     return st(.ok);
 }
 
@@ -411,6 +420,10 @@ pub export fn pi5_generate(rt: ?*Runtime, prompt: ?[*:0]const u8, options: ?*con
     if (o.struct_size != @sizeOf(GenerateOptionsC) or o.max_tokens < 0 or (o.stop == null and o.n_stop > 0) or (out == null and out_size > 0))
         return fail(r, error.InvalidArgument, null, "pi5_generate: invalid options (struct_size, max_tokens, stop or out)");
     const sampling = convertSampling(&o.sampling, m.n_ctx) catch |e| return fail(r, e, null, "pi5_generate: invalid sampling params");
+    if (pi5.sampler.checkParams(sampling)) |why| {
+        r.setError("pi5_generate: sampling: {s}", .{why.message()});
+        return st(.invalid_argument);
+    }
     const stops = gpa.alloc([]const u8, o.n_stop) catch |e| return fail(r, e, null, "pi5_generate");
     defer gpa.free(stops);
     for (stops, 0..) |*s, i| {
@@ -434,6 +447,7 @@ pub export fn pi5_generate(rt: ?*Runtime, prompt: ?[*:0]const u8, options: ?*con
     var status: c_int = st(.ok);
     gen.generate(gpa, m, std.mem.span(p), gopts, &text, &res) catch |e| {
         status = fail(r, e, null, "pi5_generate");
+        explainPrompt(r, m, e, res.n_prompt_tokens, gopts.reset);
     };
     if (result) |out_res| out_res.* = .{
         .n_prompt_tokens = @intCast(res.n_prompt_tokens),
@@ -441,6 +455,7 @@ pub export fn pi5_generate(rt: ?*Runtime, prompt: ?[*:0]const u8, options: ?*con
         .prompt_ms = res.prompt_ms,
         .generate_ms = res.generate_ms,
         .stop_reason = @intFromEnum(res.stop_reason),
+        .seed = res.seed,
     };
     if (status != st(.ok) and status != st(.aborted)) return status;
     if (out == null and out_size == 0) {
@@ -453,6 +468,16 @@ pub export fn pi5_generate(rt: ?*Runtime, prompt: ?[*:0]const u8, options: ?*con
         return st(w);
     }
     return status;
+}
+
+/// The CLI's explanations of a prompt generate refused (bare "invalid argument" said too little).
+fn explainPrompt(r: *Runtime, m: *const Model, err: anyerror, n_prompt: u32, reset: bool) void {
+    const in_use: u32 = if (reset) 0 else m.n_past;
+    if (err == error.InvalidArgument and n_prompt == 0 and in_use == 0) {
+        r.setError("pi5_generate: the prompt is empty and the model adds no BOS: nothing to start from", .{});
+    } else if (err == error.ContextFull and n_prompt > m.n_ctx - in_use) {
+        r.setError("pi5_generate: the prompt has {d} tokens, the context holds {d} ({d} in use)", .{ n_prompt, m.n_ctx, in_use });
+    }
 }
 
 // ---- tests ----

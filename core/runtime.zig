@@ -80,16 +80,29 @@ pub const Runtime = struct {
         };
         if (backend == .cpu) return self;
 
+        const loader_path = opts.vulkan_lib orelse std.posix.getenv("PI5_VULKAN_LIB");
         const ctx = vk.Context.create(alloc, .{
             .device = device,
             .profile = profile,
             .validate = validate,
             .timeout_ns = @as(u64, opts.timeout_ms) * std.time.ns_per_ms,
-            .loader_path = opts.vulkan_lib orelse std.posix.getenv("PI5_VULKAN_LIB"),
+            .loader_path = loader_path,
             .log = log,
         }) catch |e| {
             if (backend == .vulkan) {
                 log.err("vulkan backend requested but unusable: {s}", .{describe(e)});
+                if (e == error.VulkanLoaderMissing) if (loader_path) |lp| log.err("the Vulkan loader tried was '{s}' (PI5_VULKAN_LIB or the vulkan_lib option)", .{lp});
+                return e;
+            }
+            if (e == error.VulkanLoaderMissing) if (loader_path) |lp| {
+                self.setFallback("the Vulkan loader '{s}' could not be opened", .{lp});
+                log.info("running on the CPU: {s}", .{self.fallbackReason()});
+                return self;
+            };
+            // An explicit device that does not exist is the caller's mistake, not a reason to
+            // run somewhere else; only the automatic choice falls back.
+            if (e == error.DeviceNotFound and device != null) {
+                log.err("device '{s}': {s}", .{ device.?, describe(e) });
                 return e;
             }
             self.setFallback("{s}", .{describe(e)});
@@ -174,6 +187,8 @@ pub fn describe(e: anyerror) []const u8 {
         error.GpuTimeout => "a GPU submission did not finish within the timeout",
         error.Unsupported => "the device does not support the request",
         error.InvalidOption => "an option or environment variable has an invalid value",
+        error.UnrepresentableText => "the text has characters the model's vocabulary cannot represent (no byte tokens, no <unk>)",
+        error.NotAFile => "not a regular file",
         else => @errorName(e),
     };
 }

@@ -269,7 +269,9 @@ PI5_API pi5_model_options pi5_model_default_options(void);
 
 /**
  * Loads a GGUF model (llama, phi2 or gpt2 architectures) into the runtime, replacing any loaded
- * model. `path` is read during the call (the file stays memory-mapped while loaded).
+ * model. `path` is read during the call (the file stays memory-mapped while loaded: do not
+ * truncate or rewrite it meanwhile). Anything but a regular file (or a symlink to one) is
+ * refused with PI5_ERR_IO before it is opened (a FIFO would block, a directory cannot be mapped).
  * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT, PI5_ERR_IO, PI5_ERR_INVALID_MODEL (pi5_last_error
  * names the problem and where), PI5_ERR_UNSUPPORTED (architecture or tensor type),
  * PI5_ERR_OUT_OF_MEMORY, PI5_ERR_OUT_OF_DEVICE_MEMORY, PI5_ERR_ABORTED.
@@ -278,6 +280,13 @@ PI5_API pi5_status pi5_load_model(pi5_runtime *rt, const char *path);
 
 /** pi5_load_model with options (NULL = defaults). Same return codes. */
 PI5_API pi5_status pi5_load_model_ex(pi5_runtime *rt, const char *path, const pi5_model_options *options);
+
+/**
+ * Unloads the runtime's model (weights, KV cache, graph, the file mapping); the runtime stays
+ * usable and a later pi5_load_model loads another. Returns PI5_OK (also when none was loaded)
+ * or PI5_ERR_INVALID_ARGUMENT (rt NULL). Not concurrently with other calls on `rt`.
+ */
+PI5_API pi5_status pi5_unload_model(pi5_runtime *rt);
 
 /**
  * Model information as JSON into buf (buffer convention): architecture, name, n_vocab, n_embd,
@@ -304,7 +313,11 @@ PI5_API int32_t pi5_token_is_eog(const pi5_runtime *rt, pi5_token token);
  * Tokenizes UTF-8 text (text_len bytes; need not be NUL-terminated). add_special: prepend BOS
  * (and append EOS) as the model's vocabulary asks; parse_special: text like "<s>" becomes the
  * special token. Writes at most max_tokens ids; *out_n is always the number needed. Returns
- * PI5_ERR_BUFFER_TOO_SMALL when max_tokens is too small, PI5_ERR_NO_MODEL, PI5_ERR_INVALID_ARGUMENT.
+ * PI5_ERR_BUFFER_TOO_SMALL when max_tokens is too small, PI5_ERR_NO_MODEL, PI5_ERR_INVALID_ARGUMENT
+ * (also for text the vocabulary cannot represent: no byte token and no <unk> for a character).
+ * The tokenizer calls (pi5_tokenize, pi5_token_to_piece, pi5_detokenize, pi5_token_is_eog) only
+ * read the vocabulary: they may run on another thread while pi5_generate or pi5_eval runs on
+ * the same runtime (pi5_last_error may then hold either call's message).
  */
 PI5_API pi5_status pi5_tokenize(pi5_runtime *rt, const char *text, size_t text_len, int32_t add_special,
                                 int32_t parse_special, pi5_token *tokens, size_t max_tokens, size_t *out_n);
@@ -352,31 +365,39 @@ PI5_API pi5_status pi5_state_load(pi5_runtime *rt, const char *path);
 /** Sampling settings, llama.cpp's semantics and chain order (penalties, top-k, top-p, min-p, temperature). */
 typedef struct pi5_sampling_params {
     uint32_t struct_size;
-    /** <= 0 = greedy. */
+    /** 0 = greedy; finite, >= 0. */
     float temperature;
-    /** 0 = off. */
+    /** 0 = off; >= 0. */
     int32_t top_k;
-    /** 1 = off. */
+    /** 1 = off; in [0, 1]. */
     float top_p;
-    /** 0 = off. */
+    /** 0 = off; in [0, 1]. */
     float min_p;
-    /** 1 = off. */
+    /** 1 = off; finite, > 0. */
     float repeat_penalty;
+    /** Finite. */
     float frequency_penalty;
+    /** Finite. */
     float presence_penalty;
-    /** Recent tokens the penalties look at. */
+    /** Recent tokens the penalties look at; -1 = the whole context. */
     int32_t penalty_last_n;
-    /** Same seed, same settings, same prompt: same output. */
+    /** Same seed, same settings, same prompt: same output. UINT64_MAX ((uint64_t)-1, llama.cpp's LLAMA_DEFAULT_SEED): a random seed per call, reported in pi5_generate_result.seed. */
     uint64_t seed;
 } pi5_sampling_params;
 
-/** Defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no penalties, seed 0. Thread-safe. */
+/**
+ * Defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no penalties, seed UINT64_MAX (random).
+ * Values out of the ranges above make pi5_generate return PI5_ERR_INVALID_ARGUMENT naming the field. Thread-safe.
+ */
 PI5_API pi5_sampling_params pi5_sampling_default_params(void);
 
 /**
- * Receives generated text as it is produced: `piece` holds piece_len bytes of complete UTF-8
- * (valid only during the call). Return 0 to continue, nonzero to stop (pi5_generate then
- * returns PI5_ERR_ABORTED). Called on the generating thread.
+ * Receives generated text as it is produced: called once per generated token with the text
+ * that became final at it, `piece` holding piece_len bytes of complete UTF-8 (valid only during
+ * the call). piece_len is 0 while a token's bytes are held back (an incomplete UTF-8 sequence,
+ * a possible stop string); a last call with token -1 delivers what was still held at the end.
+ * Return 0 to continue, nonzero to stop (pi5_generate then returns PI5_ERR_ABORTED). Called on
+ * the generating thread.
  */
 typedef int32_t (*pi5_token_callback)(pi5_token token, const char *piece, size_t piece_len, void *user_data);
 
@@ -400,7 +421,10 @@ typedef struct pi5_generate_options {
     /** Stop strings (UTF-8, NUL-terminated); generation ends before the first one. May be NULL. */
     const char *const *stop;
     size_t n_stop;
-    /** Nonzero: clear the KV cache and tokenize the prompt with BOS first (default 1). 0: continue the session. */
+    /**
+     * Nonzero: clear the KV cache and tokenize the prompt with BOS first (default 1). 0: continue
+     * the session (every emitted token, the last one included, is already in the KV cache).
+     */
     int32_t reset;
     pi5_token_callback on_token;
     void *user_data;
@@ -413,6 +437,8 @@ typedef struct pi5_generate_result {
     double prompt_ms;
     double generate_ms;
     pi5_stop_reason stop_reason;
+    /** The seed in effect (the random one drawn for UINT64_MAX). */
+    uint64_t seed;
 } pi5_generate_result;
 
 /** Defaults: max_tokens 128, default sampling, reset 1, no stop strings, no callback. Thread-safe. */

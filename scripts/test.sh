@@ -42,6 +42,10 @@ $vg "$tmp/vg/bin/create_destroy" "$tmp/vg/lib/libpi5_llm_rt.so" 3 | tail -1
 "$tmp/vg/bin/create_destroy" "$tmp/vg/lib/libpi5_llm_rt.so" 1000 | tail -1
 $vg "$tmp/vg/bin/gguf_reader_driver" corpus "$tmp/corpus" | tail -1
 
+step "load/unload and concurrency stress (issue 14): 1000 cycles + 100 threads, then a smaller run under valgrind"
+"$tmp/vg/bin/stress" "$tmp/vg/lib/libpi5_llm_rt.so" "$PI5_MODELS_DIR/stories260K.gguf" 1000 100
+$vg "$tmp/vg/bin/stress" "$tmp/vg/lib/libpi5_llm_rt.so" "$PI5_MODELS_DIR/stories260K.gguf" 20 4
+
 step "fidelity against llama.cpp (node-llama-cpp 3.22.1, CPU reference)"
 node tests/fidelity/compare.mjs --backend cpu
 node tests/fidelity/compare.mjs --backend vulkan --all   # the same models through the graph on lavapipe

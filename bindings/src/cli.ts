@@ -129,6 +129,7 @@ async function main(argv: string[]): Promise<void> {
   let seed: bigint | undefined;
   if (v.seed !== undefined) {
     try { seed = BigInt(v.seed); } catch { fail(`--seed: expected an integer, got ${JSON.stringify(v.seed)}`); }
+    if (seed === -1n) seed = 0xffffffffffffffffn; // -1 = random, as the native CLI and llama.cpp
   }
   const gen: GenerateOptions = {
     maxTokens: int('n', v.n),
@@ -145,7 +146,8 @@ async function main(argv: string[]): Promise<void> {
   const quiet = !!v.quiet;
   const rt = await Runtime.create(opts);
   const ac = new AbortController();
-  const onSigint = () => ac.abort();
+  let interrupted = false;
+  const onSigint = () => { interrupted = true; ac.abort(); };
   process.once('SIGINT', onSigint);
   try {
     const bar = progressBar(quiet);
@@ -160,9 +162,11 @@ async function main(argv: string[]): Promise<void> {
       process.stderr.write(
         `pi5-llm-rt: prompt ${r.promptTokens} tokens in ${r.promptMs.toFixed(1)} ms (${r.promptTokensPerSecond.toFixed(1)} tok/s), ` +
           `generated ${r.generatedTokens} tokens in ${r.generateMs.toFixed(1)} ms (${r.tokensPerSecond.toFixed(1)} tok/s), ` +
-          `stop: ${r.stopReason}, backend: ${rt.backend}\n`,
+          `stop: ${interrupted ? 'interrupted' : r.stopReason}, backend: ${rt.backend}\n`,
       );
     }
+    // Ctrl-C: the summary above, then the shell's exit status for SIGINT.
+    if (interrupted) process.exitCode = 130;
   } finally {
     process.off('SIGINT', onSigint);
     rt.dispose();

@@ -69,7 +69,7 @@ export interface SamplingOptions {
   presencePenalty?: number;
   /** Recent tokens the penalties look at (-1 = the whole context). */
   penaltyLastN?: number;
-  /** Same seed, settings and prompt: same output (default 0, as the native CLI). */
+  /** Same seed, settings and prompt: same output. Default (or -1): a random seed per call, reported in the result. */
   seed?: number | bigint;
 }
 
@@ -104,6 +104,8 @@ export interface GenerationResult {
   /** Generated tokens per second. */
   tokensPerSecond: number;
   stopReason: StopReason;
+  /** The seed in effect (the random one drawn when none was given): pass it back to reproduce the text. */
+  seed: bigint;
 }
 
 const STOP_NAMES: Record<number, StopReason> = {
@@ -125,9 +127,11 @@ function intOpt(what: string, v: unknown, min: number, max: number): number | un
   return v;
 }
 
-function numOpt(what: string, v: unknown): number | undefined {
+/** A finite number in [min, max] (minOpen: min itself excluded); the message names the range. */
+function numOpt(what: string, v: unknown, min = -Infinity, max = Infinity, minOpen = false): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || Number.isNaN(v)) throw invalid(`${what}: expected a number, got ${JSON.stringify(v)}`);
+  const range = min === -Infinity && max === Infinity ? 'a finite number' : max === Infinity ? `a number ${minOpen ? '>' : '>='} ${min}` : `a number in ${minOpen ? '(' : '['}${min}, ${max}]`;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (minOpen && v === min)) throw invalid(`${what}: expected ${range}, got ${String(v)}`);
   return v;
 }
 
@@ -259,17 +263,30 @@ export class Model {
     return this.runtime.syncHandle(`model.${what}`);
   }
 
+  /** Handle for a tokenizer call: allowed while a generation or another call runs. */
+  #tok(): Pi5Handle<'pi5_runtime'> {
+    this.#live();
+    return this.runtime.tokenizerHandle();
+  }
+
   /** Whether this model is unusable: disposed, its runtime disposed, or another model loaded since. */
   get disposed(): boolean {
     return this.#disposed || this.runtime.disposed || this.runtime.state.modelSerial !== this.#serial;
   }
 
   /**
-   * Makes this object unusable. The native model stays loaded until the runtime loads another or
-   * is disposed (the C ABI has no unload call).
+   * Makes this object unusable and unloads the native model (weights, KV cache, file mapping)
+   * once the runtime's running calls have finished; the runtime can load another.
    */
   dispose(): void {
+    if (this.#disposed) return;
     this.#disposed = true;
+    const rt = this.runtime;
+    if (rt.disposed || rt.state.modelSerial !== this.#serial) return;
+    const serial = this.#serial;
+    void rt.exclusive('model.dispose', null, async (h) => {
+      if (rt.state.modelSerial === serial) native().pi5_unload_model(h);
+    }).catch(() => undefined);
   }
 
   [Symbol.dispose](): void {
@@ -291,11 +308,11 @@ export class Model {
   /** End-of-sequence token, or -1. */
   get eos(): number { return this.info.tokenizer?.eos ?? -1; }
   /** Whether `token` ends generation (EOS, EOT and the like). */
-  isEog(token: number): boolean { return native().pi5_token_is_eog(this.#h('isEog'), token) !== 0; }
+  isEog(token: number): boolean { return native().pi5_token_is_eog(this.#tok(), token) !== 0; }
 
   /** Token ids of `text`. */
   tokenize(text: string, options: TokenizeOptions = {}): Int32Array {
-    return tokenizeWith(this.runtime, this.#h('tokenize'), text, options);
+    return tokenizeWith(this.runtime, this.#tok(), text, options);
   }
 
   /** Number of tokens of `text` (without BOS/EOS unless options.addSpecial). */
@@ -305,7 +322,7 @@ export class Model {
 
   /** The raw bytes of one token (possibly an incomplete UTF-8 sequence: byte-fallback tokens). */
   tokenToBytes(token: number, options: { special?: boolean } = {}): Uint8Array {
-    return tokenBytes(this.runtime, this.#h('tokenToBytes'), token, !!options.special);
+    return tokenBytes(this.runtime, this.#tok(), token, !!options.special);
   }
 
   /** The text of one token (lossy for partial UTF-8; use a detokenizer for streams). */
@@ -315,7 +332,7 @@ export class Model {
 
   /** Text of a token sequence (as llama.cpp's llama_detokenize). */
   detokenize(tokens: ArrayLike<number>): string {
-    const h = this.#h('detokenize');
+    const h = this.#tok();
     const ids = Int32Array.from(tokens);
     return this.runtime.readString((b, s, l) => native().pi5_detokenize(h, ids, ids.length, b, s, l), Math.max(64, ids.length * 8));
   }
@@ -501,17 +518,18 @@ export class GenerationStream implements AsyncIterable<string> {
     if (maxTokens !== undefined) go.max_tokens = maxTokens;
     const s = go.sampling;
     const set = <K extends keyof typeof s>(k: K, v: (typeof s)[K] | undefined) => { if (v !== undefined) s[k] = v; };
-    set('temperature', numOpt('temperature', o.temperature));
+    set('temperature', numOpt('temperature', o.temperature, 0));
     set('top_k', intOpt('topK', o.topK, 0, 0x7fffffff));
-    set('top_p', numOpt('topP', o.topP));
-    set('min_p', numOpt('minP', o.minP));
-    set('repeat_penalty', numOpt('repeatPenalty', o.repeatPenalty));
+    set('top_p', numOpt('topP', o.topP, 0, 1));
+    set('min_p', numOpt('minP', o.minP, 0, 1));
+    set('repeat_penalty', numOpt('repeatPenalty', o.repeatPenalty, 0, Infinity, true));
     set('frequency_penalty', numOpt('frequencyPenalty', o.frequencyPenalty));
     set('presence_penalty', numOpt('presencePenalty', o.presencePenalty));
     set('penalty_last_n', intOpt('penaltyLastN', o.penaltyLastN, -1, 0x7fffffff));
     if (o.seed !== undefined) {
-      if (!((typeof o.seed === 'number' && Number.isInteger(o.seed) && o.seed >= 0) || (typeof o.seed === 'bigint' && o.seed >= 0n))) throw invalid(`seed: expected a non-negative integer, got ${String(o.seed)}`);
-      (s as any).seed = o.seed;
+      const random = o.seed === -1 || o.seed === -1n;
+      if (!random && !((typeof o.seed === 'number' && Number.isSafeInteger(o.seed) && o.seed >= 0) || (typeof o.seed === 'bigint' && o.seed >= 0n && o.seed < 0xffffffffffffffffn))) throw invalid(`seed: expected -1 (random) or an integer in [0, 2^64-2], got ${String(o.seed)}`);
+      (s as any).seed = random ? 0xffffffffffffffffn : o.seed;
     }
     if (o.stop !== undefined) {
       if (!Array.isArray(o.stop) || o.stop.some((x) => typeof x !== 'string' || x === '')) throw invalid('stop: expected an array of non-empty strings');
@@ -577,6 +595,7 @@ export class GenerationStream implements AsyncIterable<string> {
         stopReason: this.#aborted && res.stop_reason !== pi5_stop_reason.PI5_STOP_EOG && res.stop_reason !== pi5_stop_reason.PI5_STOP_MAX_TOKENS && res.stop_reason !== pi5_stop_reason.PI5_STOP_STRING
           ? 'aborted'
           : STOP_NAMES[res.stop_reason ?? 0] ?? 'none',
+        seed: BigInt(res.seed ?? 0),
       };
     } catch (e) {
       this.#error = e;

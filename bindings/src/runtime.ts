@@ -211,6 +211,14 @@ export class Runtime {
    * @internal The handle for a synchronous call: throws Pi5BusyError while a worker-thread call
    * (load, eval, generate) runs on this runtime, because one runtime is used by one thread at a time.
    */
+  /**
+   * @internal Handle for a tokenizer call (tokenize, isEog, token pieces): these only read the
+   * loaded vocabulary, which no running call changes, so they work during a generation too.
+   */
+  tokenizerHandle(): Pi5Handle<'pi5_runtime'> {
+    return this.handle;
+  }
+
   syncHandle(what: string): Pi5Handle<'pi5_runtime'> {
     const h = this.handle;
     if (this.#state.busy) throw new Pi5BusyError(what, this.#state.busy);

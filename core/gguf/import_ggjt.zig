@@ -220,11 +220,14 @@ pub fn convertFile(alloc: std.mem.Allocator, in_path: []const u8, out_path: []co
     if (size < 8) return fail(diag, 0, "GGJT: file is {d} bytes", .{size});
     const map = try std.posix.mmap(null, @intCast(size), std.posix.PROT.READ, .{ .TYPE = .PRIVATE }, in.handle, 0);
     defer std.posix.munmap(map);
-    const file = try std.fs.cwd().createFile(out_path, .{});
-    defer file.close();
-    var bw = std.io.bufferedWriter(file.writer());
+    // Written to a temporary file beside out_path and renamed over it when complete: a killed
+    // or failed write never leaves a truncated file at out_path.
+    var af = try std.fs.cwd().atomicFile(out_path, .{});
+    defer af.deinit();
+    var bw = std.io.bufferedWriter(af.file.writer());
     try convert(alloc, map, bw.writer(), opts, diag);
     try bw.flush();
+    try af.finish();
 }
 
 const testing = std.testing;

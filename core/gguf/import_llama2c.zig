@@ -240,11 +240,14 @@ pub fn convertFiles(alloc: std.mem.Allocator, checkpoint_path: []const u8, token
     defer alloc.free(ckpt);
     const tok = try std.fs.cwd().readFileAlloc(alloc, tokenizer_path, 1 << 30);
     defer alloc.free(tok);
-    const file = try std.fs.cwd().createFile(out_path, .{});
-    defer file.close();
-    var bw = std.io.bufferedWriter(file.writer());
+    // Written to a temporary file beside out_path and renamed over it when complete: a killed
+    // or failed write never leaves a truncated file at out_path.
+    var af = try std.fs.cwd().atomicFile(out_path, .{});
+    defer af.deinit();
+    var bw = std.io.bufferedWriter(af.file.writer());
     try convert(alloc, ckpt, tok, bw.writer(), opts, diag);
     try bw.flush();
+    try af.finish();
 }
 
 const testing = std.testing;

@@ -227,6 +227,23 @@ pub const File = struct {
 
     /// Maps `path` read-only, parses and validates it.
     pub fn open(alloc: std.mem.Allocator, path: []const u8, diag: ?*Diagnostic) !File {
+        // Only regular files (or symlinks to one): open() of a FIFO blocks until a writer
+        // comes, a directory cannot be mapped, a device may never end.
+        const kind = if (std.fs.cwd().statFile(path)) |s| s.kind else |e| {
+            if (diag) |d| d.set(null, "cannot open '{s}': {s}", .{ path, @errorName(e) });
+            return e;
+        };
+        switch (kind) {
+            .file => {},
+            .directory => {
+                if (diag) |d| d.set(null, "'{s}' is a directory, not a model file", .{path});
+                return error.IsDir;
+            },
+            else => {
+                if (diag) |d| d.set(null, "'{s}' is not a regular file ({s})", .{ path, @tagName(kind) });
+                return error.NotAFile;
+            },
+        }
         const file = std.fs.cwd().openFile(path, .{}) catch |e| {
             if (diag) |d| d.set(null, "cannot open '{s}': {s}", .{ path, @errorName(e) });
             return e;
@@ -381,8 +398,12 @@ const Parser = struct {
 
     fn parseAll(p: *Parser) Error!File {
         const head = try p.take(4, "magic");
-        if (!std.mem.eql(u8, head, magic))
-            return fail(p.diag, 0, "bad magic {s}: not a GGUF file", .{std.fmt.fmtSliceHexLower(head)});
+        if (!std.mem.eql(u8, head, magic)) {
+            // Legacy ggml files start with the u32 'ggjt'/'ggmf'/'ggml' (little-endian bytes reversed).
+            for ([_][]const u8{ "tjgg", "fmgg", "lmgg" }) |legacy| if (std.mem.eql(u8, head, legacy))
+                return fail(p.diag, 0, "bad magic {s}: a legacy GGML/GGJT file, not GGUF; convert it with `pi5_llm_rt convert --ggjt IN.bin OUT.gguf`", .{head});
+            return fail(p.diag, 0, "bad magic {s}: not a GGUF file (a llama2.c checkpoint converts with `pi5_llm_rt convert --checkpoint X.bin --tokenizer T.bin OUT.gguf`)", .{std.fmt.fmtSliceHexLower(head)});
+        }
         p.version = try p.int(u32, "version");
         if (p.version < 1 or p.version > 3) {
             if (@byteSwap(p.version) >= 1 and @byteSwap(p.version) <= 3)

@@ -212,11 +212,14 @@ fn streamTensor(w: *writer_mod.Writer, out: anytype, s: Spec, t: GgmlType, opts:
 
 /// generate() into a new file at `path`.
 pub fn generateFile(alloc: std.mem.Allocator, cfg: Config, opts: Options, path: []const u8) !void {
-    const file = try std.fs.cwd().createFile(path, .{});
-    defer file.close();
-    var bw = std.io.bufferedWriter(file.writer());
+    // Written to a temporary file beside path and renamed over it when complete: a killed
+    // or failed write never leaves a truncated file at path.
+    var af = try std.fs.cwd().atomicFile(path, .{});
+    defer af.deinit();
+    var bw = std.io.bufferedWriter(af.file.writer());
     try generate(alloc, cfg, opts, bw.writer());
     try bw.flush();
+    try af.finish();
 }
 
 const testing = std.testing;

@@ -328,11 +328,14 @@ pub const Writer = struct {
 
     /// write() to a new file at `path` (buffered; replaced if it exists).
     pub fn writeToFile(self: *Writer, path: []const u8) !void {
-        const file = try std.fs.cwd().createFile(path, .{});
-        defer file.close();
-        var bw = std.io.bufferedWriter(file.writer());
+        // Written to a temporary file beside path and renamed over it when complete: a killed
+        // or failed write never leaves a truncated file at path.
+        var af = try std.fs.cwd().atomicFile(path, .{});
+        defer af.deinit();
+        var bw = std.io.bufferedWriter(af.file.writer());
         try self.write(bw.writer());
         try bw.flush();
+        try af.finish();
     }
 };
 

@@ -803,14 +803,16 @@ pub const Exec = struct {
         errdefer self.alloc.destroy(b);
         b.* = try ctx.mem.createBuffer(@max(size, 16), .{ .split_unit = unit orelse 16 });
         errdefer ctx.mem.destroyBuffer(b);
-        try self.gpu_own.append(self.alloc, b);
-        // Zero (states start empty; weights are overwritten).
+        // Zero (states start empty; weights are overwritten). The buffer joins gpu_own (which
+        // deinitParts frees) only once nothing here can fail: freeing it on both paths was a
+        // double free after a fence timeout.
         var seq = try vk.Sequence.init(ctx, 0);
         defer seq.deinit();
         try seq.begin();
         seq.fill(b, 0);
         try seq.end();
         try seq.submit();
+        try self.gpu_own.append(self.alloc, b);
         return b;
     }
 

@@ -31,6 +31,8 @@ pub const Result = struct {
     prompt_ms: f64 = 0,
     generate_ms: f64 = 0,
     stop_reason: StopReason = .none,
+    /// The sampler's seed in effect (drawn at random for sampler.random_seed).
+    seed: u64 = 0,
 };
 
 /// Generates after `prompt`, appending the generated text to `out`. On error.Aborted `out` and
@@ -47,6 +49,7 @@ pub fn generate(alloc: std.mem.Allocator, model: *Model, prompt: []const u8, opt
 
     var sampler = try sampler_mod.Sampler.init(alloc, opts.sampling);
     defer sampler.deinit();
+    result.seed = sampler.params.seed;
     for (model.tokens()) |id| if (id != Model.embd_token) sampler.accept(id);
     for (ids) |id| sampler.accept(id);
 
@@ -80,18 +83,23 @@ pub fn generate(alloc: std.mem.Allocator, model: *Model, prompt: []const u8, opt
         try dec.feed(id, &text);
         const hit = try stops.push(text.items, &final);
         try out.appendSlice(final.items);
-        if (final.items.len > 0) if (opts.on_token) |cb| {
+        // Every token reaches the callback, with an empty piece while its bytes are held back
+        // (an incomplete UTF-8 sequence, a possible stop string): a host counting ids gets all.
+        if (opts.on_token) |cb| {
             if (!cb.func(cb.ctx, id, final.items)) {
                 result.stop_reason = .aborted;
+                try evalLast(model, id);
                 return error.Aborted;
             }
-        };
+        }
         if (hit) {
             result.stop_reason = .stop_string;
+            try evalLast(model, id);
             return;
         }
         if (opts.max_tokens != 0 and result.n_generated >= opts.max_tokens) {
             result.stop_reason = .max_tokens;
+            try evalLast(model, id);
             break;
         }
         if (model.n_past >= model.n_ctx) {
@@ -113,4 +121,11 @@ pub fn generate(alloc: std.mem.Allocator, model: *Model, prompt: []const u8, opt
             return error.Aborted;
         }
     };
+}
+
+/// The last emitted token goes into the KV cache too, so that a continuation (reset = false)
+/// conditions on it instead of sampling it again; without room it stays out (the next call
+/// then reports ContextFull).
+fn evalLast(model: *Model, id: u32) !void {
+    if (model.n_past < model.n_ctx) try model.eval(.{ .tokens = &.{id} });
 }

@@ -176,15 +176,19 @@ pub const Model = struct {
 
         const a = self.arena.allocator();
         self.hp = try readHparams(&self.file, diag);
-        self.name = try a.dupe(u8, self.file.getString("general.name") orelse "");
+        self.name = try utf8Lossy(a, self.file.getString("general.name") orelse "");
         var l = Loader{ .file = &self.file, .diag = diag, .a = a };
         self.weights = try l.loadWeights(&self.hp, opts);
         self.weight_bytes = l.bytes;
         self.tensor_hash = hashTensorTable(&self.file);
 
-        self.tok = Tokenizer.fromGguf(alloc, &self.file) catch |e| {
+        var why = tokenizer_mod.vocab_mod.Problem{};
+        self.tok = Tokenizer.fromGgufWhy(alloc, &self.file, &why) catch |e| {
             if (e == error.OutOfMemory) return error.OutOfMemory;
-            diag.set(null, "tokenizer: cannot read tokenizer.ggml.* metadata ({s})", .{@errorName(e)});
+            if (why.len > 0)
+                diag.set(null, "tokenizer: {s}", .{why.message()})
+            else
+                diag.set(null, "tokenizer: cannot read tokenizer.ggml.* metadata ({s})", .{@errorName(e)});
             return error.InvalidGguf;
         };
         errdefer self.tok.deinit();
@@ -586,8 +590,19 @@ pub const Model = struct {
         try jw.write(bytes_gpu);
         try jw.objectField("graph_tokens");
         try jw.write(if (self.gm) |gm| gm.max_tokens else 0);
+        // Strings go out as JSON strings even when the file's bytes are not UTF-8 (a writer
+        // would emit an array of numbers): bad sequences become U+FFFD, and the keys this
+        // happened to are listed in utf8_replaced.
+        const raw_name = self.file.getString("general.name") orelse "";
+        const tmpl = if (self.file.getString("tokenizer.chat_template")) |t| try utf8Lossy(alloc, t) else null;
+        defer if (tmpl) |t| alloc.free(t);
         try jw.objectField("chat_template");
-        try jw.write(self.file.getString("tokenizer.chat_template"));
+        try jw.write(tmpl);
+        try jw.objectField("utf8_replaced");
+        try jw.beginArray();
+        if (!std.unicode.utf8ValidateSlice(raw_name)) try jw.write("general.name");
+        if (self.file.getString("tokenizer.chat_template")) |t| if (!std.unicode.utf8ValidateSlice(t)) try jw.write("tokenizer.chat_template");
+        try jw.endArray();
         try jw.endObject();
         return out.toOwnedSlice();
     }
@@ -738,6 +753,25 @@ fn hashTensorTable(file: *const reader.File) u64 {
     return h.final();
 }
 
+/// A copy of `s` with every invalid UTF-8 sequence replaced by U+FFFD (caller frees).
+pub fn utf8Lossy(alloc: std.mem.Allocator, s: []const u8) ![]u8 {
+    if (std.unicode.utf8ValidateSlice(s)) return alloc.dupe(u8, s);
+    var out = try std.ArrayList(u8).initCapacity(alloc, s.len + 8);
+    errdefer out.deinit();
+    var i: usize = 0;
+    while (i < s.len) {
+        const n = std.unicode.utf8ByteSequenceLength(s[i]) catch 0;
+        if (n > 0 and i + n <= s.len and std.meta.isError(std.unicode.utf8Decode(s[i..][0..n])) == false) {
+            try out.appendSlice(s[i..][0..n]);
+            i += n;
+        } else {
+            try out.appendSlice("\u{FFFD}");
+            i += 1;
+        }
+    }
+    return out.toOwnedSlice();
+}
+
 // ---- hyperparameters ----
 
 fn archKey(buf: []u8, arch: []const u8, key: []const u8) []const u8 {
@@ -806,6 +840,14 @@ fn readHparams(f: *const reader.File, diag: *Diagnostic) !Hparams {
     } else if (f.getF32(archKey(&kb, arch_name, "rope.scale_linear"))) |factor| {
         if (factor > 0) freq_scale = 1.0 / factor;
     }
+    const freq_base = f.getF32(archKey(&kb, arch_name, "rope.freq_base")) orelse 10000.0;
+    // 0, negative, NaN or infinite values would only surface as a planner InvalidArgument (or NaN logits).
+    inline for (.{ .{ "rope.freq_base", freq_base }, .{ if (arch == .llama) "attention.layer_norm_rms_epsilon" else "attention.layer_norm_epsilon", eps } }) |kv| {
+        if (!std.math.isFinite(kv[1]) or kv[1] <= 0) {
+            diag.set(null, "metadata key {s}.{s} is {d}: expected a finite number > 0", .{ arch_name, kv[0], kv[1] });
+            return error.InvalidGguf;
+        }
+    }
     const tok = f.findTensor("token_embd.weight") orelse {
         diag.set(null, "tensor token_embd.weight is missing", .{});
         return error.InvalidGguf;
@@ -820,7 +862,7 @@ fn readHparams(f: *const reader.File, diag: *Diagnostic) !Hparams {
         .n_head_kv = n_head_kv,
         .head_dim = head_dim,
         .n_rot = n_rot,
-        .rope_freq_base = f.getF32(archKey(&kb, arch_name, "rope.freq_base")) orelse 10000.0,
+        .rope_freq_base = freq_base,
         .rope_freq_scale = freq_scale,
         .norm_eps = eps,
         .n_ctx_train = f.getU32(archKey(&kb, arch_name, "context_length")) orelse 0,

@@ -54,6 +54,14 @@ pub fn typeFor(t: *const reader.TensorInfo, target: Target, n_layer: u32, has_ou
     return want;
 }
 
+/// The type most matrices get (Q4_K for the Q4_K_M mix).
+fn wanted(target: Target) GgmlType {
+    return switch (target) {
+        .plain => |p| p,
+        .q4_k_m => .q4_k,
+    };
+}
+
 pub const Progress = writer_mod.Progress;
 
 /// Writes `in_path` requantized to `out_path`. Tensors are converted one at a time.
@@ -72,14 +80,34 @@ pub fn quantizeFile(alloc: std.mem.Allocator, in_path: []const u8, out_path: []c
     }
     const types = try alloc.alloc(GgmlType, f.tensors.len);
     defer alloc.free(types);
+    // Matrices that keep F32/F16 because their rows are not whole blocks of the target type:
+    // said in `diag` (a note on success), and an error when no matrix could be quantized.
+    var n_changed: u32 = 0;
+    var n_kept: u32 = 0;
+    var kept: ?*const reader.TensorInfo = null;
     for (f.tensors, types) |*t, *nt| {
         nt.* = typeFor(t, target, n_layer, has_output);
         try w.addTensor(t.name, nt.*, t.ne[0..t.n_dims], null);
+        if (nt.* != t.type) n_changed += 1 else if (t.n_dims >= 2 and (t.type == .f32 or t.type == .f16) and wanted(target) != t.type) {
+            n_kept += 1;
+            if (kept == null) kept = t;
+        }
+    }
+    if (kept) |k| {
+        const want = wanted(target);
+        const tr = want.traits().?;
+        if (n_changed == 0) {
+            diag.set(null, "no tensor can be quantized to {s}: rows of {d} values ('{s}' and {d} more) are not a multiple of its block of {d}", .{ want.name(), k.ne[0], k.name, n_kept - 1, tr.block_elems });
+            return error.InvalidArgument;
+        }
+        diag.set(null, "note: {d} matrices kept {s} (e.g. '{s}': rows of {d} values are not a multiple of {s}'s block of {d})", .{ n_kept, k.type.name(), k.name, k.ne[0], want.name(), tr.block_elems });
     }
     w.progress = progress;
-    const file = try std.fs.cwd().createFile(out_path, .{});
-    defer file.close();
-    var bw = std.io.bufferedWriter(file.writer());
+    // Written to a temporary file beside out_path and renamed over it when complete: a killed
+    // or failed write never leaves a truncated file at out_path.
+    var af = try std.fs.cwd().atomicFile(out_path, .{});
+    defer af.deinit();
+    var bw = std.io.bufferedWriter(af.file.writer());
     try w.writeHeader(bw.writer());
     var row_f32 = std.ArrayList(f32).init(alloc);
     defer row_f32.deinit();
@@ -103,6 +131,7 @@ pub fn quantizeFile(alloc: std.mem.Allocator, in_path: []const u8, out_path: []c
     }
     try w.finish();
     try bw.flush();
+    try af.finish();
 }
 
 test "Q4_K_M mix follows llama.cpp's use_more_bits" {

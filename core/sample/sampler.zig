@@ -19,10 +19,53 @@ pub const Params = struct {
     presence_penalty: f32 = 0.0,
     /// How many of the most recent accepted tokens the penalties look at; 0 disables them.
     penalty_last_n: u32 = 64,
-    seed: u64 = 0,
+    /// random_seed: drawn from the OS at Sampler.init (the value in effect is `Sampler.params.seed`).
+    seed: u64 = random_seed,
     /// Truncating samplers keep at least this many candidates.
     min_keep: usize = 1,
 };
+
+/// Params.seed that asks for a random seed (llama.cpp's LLAMA_DEFAULT_SEED; -1 in the CLIs).
+pub const random_seed: u64 = std.math.maxInt(u64);
+
+/// Why a Params value is out of range, naming the field and the range.
+pub const ParamProblem = struct {
+    buf: [128]u8 = undefined,
+    len: usize = 0,
+    pub fn message(self: *const ParamProblem) []const u8 {
+        return self.buf[0..self.len];
+    }
+};
+
+/// null when every value is in range (temperature ≥ 0, top_p and min_p in [0, 1],
+/// repeat_penalty > 0, all finite); else what is wrong. NaN or ∞ would make every
+/// probability NaN (a silently arbitrary token), a repeat penalty of 0 divides by zero.
+pub fn checkParams(p: Params) ?ParamProblem {
+    const Check = struct { name: []const u8, v: f32, lo: f32, hi: f32, lo_open: bool = false };
+    const inf = std.math.inf(f32);
+    const checks = [_]Check{
+        .{ .name = "temperature", .v = p.temperature, .lo = 0, .hi = inf },
+        .{ .name = "top_p", .v = p.top_p, .lo = 0, .hi = 1 },
+        .{ .name = "min_p", .v = p.min_p, .lo = 0, .hi = 1 },
+        .{ .name = "repeat_penalty", .v = p.repeat_penalty, .lo = 0, .hi = inf, .lo_open = true },
+        .{ .name = "frequency_penalty", .v = p.frequency_penalty, .lo = -inf, .hi = inf },
+        .{ .name = "presence_penalty", .v = p.presence_penalty, .lo = -inf, .hi = inf },
+    };
+    for (checks) |c| {
+        const bad = !std.math.isFinite(c.v) or c.v < c.lo or c.v > c.hi or (c.lo_open and c.v == c.lo);
+        if (!bad) continue;
+        var out = ParamProblem{};
+        const s = if (c.hi == inf and c.lo == -inf)
+            std.fmt.bufPrint(&out.buf, "{s} must be a finite number, got {d}", .{ c.name, c.v })
+        else if (c.hi == inf)
+            std.fmt.bufPrint(&out.buf, "{s} must be a finite number {s} {d}, got {d}", .{ c.name, if (c.lo_open) ">" else ">=", c.lo, c.v })
+        else
+            std.fmt.bufPrint(&out.buf, "{s} must be in [{d}, {d}], got {d}", .{ c.name, c.lo, c.hi, c.v });
+        out.len = (s catch out.buf[0..0]).len;
+        return out;
+    }
+    return null;
+}
 
 pub const Candidate = struct {
     id: u32,
@@ -102,7 +145,13 @@ pub const Sampler = struct {
     counts: std.AutoHashMap(u32, u32),
     alloc: std.mem.Allocator,
 
-    pub fn init(alloc: std.mem.Allocator, params: Params) !Sampler {
+    pub fn init(alloc: std.mem.Allocator, params_in: Params) !Sampler {
+        if (checkParams(params_in) != null) return error.InvalidArgument;
+        var params = params_in;
+        if (params.seed == random_seed) {
+            // Any value but the sentinel itself, so that the reported seed reproduces the run.
+            while (params.seed == random_seed) params.seed = std.crypto.random.int(u64);
+        }
         const recent = try alloc.alloc(u32, params.penalty_last_n);
         errdefer alloc.free(recent);
         return .{
@@ -301,4 +350,27 @@ test "NaN logits and empty input do not crash" {
     defer z.deinit();
     z.accept(1);
     _ = try z.sample(&logits);
+}
+
+test "out-of-range sampling values are named; the random seed differs per sampler and is reported" {
+    try testing.expect(checkParams(.{}) == null);
+    const bad = [_]struct { p: Params, want: []const u8 }{
+        .{ .p = .{ .top_p = 2 }, .want = "top_p must be in [0, 1], got 2" },
+        .{ .p = .{ .min_p = 5 }, .want = "min_p must be in [0, 1], got 5" },
+        .{ .p = .{ .repeat_penalty = 0 }, .want = "repeat_penalty must be a finite number > 0, got 0" },
+        .{ .p = .{ .repeat_penalty = -1 }, .want = "repeat_penalty must be a finite number > 0, got -1" },
+        .{ .p = .{ .temperature = std.math.nan(f32) }, .want = "temperature must be a finite number >= 0, got nan" },
+        .{ .p = .{ .temperature = std.math.inf(f32) }, .want = "temperature must be a finite number >= 0, got inf" },
+        .{ .p = .{ .presence_penalty = -std.math.inf(f32) }, .want = "presence_penalty must be a finite number, got -inf" },
+    };
+    for (bad) |b| {
+        const why = checkParams(b.p) orelse return error.TestUnexpectedResult;
+        try testing.expectEqualStrings(b.want, why.message());
+        try testing.expectError(error.InvalidArgument, Sampler.init(testing.allocator, b.p));
+    }
+    var s1 = try Sampler.init(testing.allocator, .{});
+    defer s1.deinit();
+    var s2 = try Sampler.init(testing.allocator, .{});
+    defer s2.deinit();
+    try testing.expect(s1.params.seed != random_seed and s1.params.seed != s2.params.seed);
 }

@@ -160,9 +160,11 @@ pub fn tokenize(alloc: std.mem.Allocator, vocab: *const Vocab, text: []const u8,
             if (vocab.find(p)) |id| {
                 try out.append(id);
             } else {
-                // As llama.cpp: try each byte of the piece as a one-byte token, drop the rest.
-                for (0..p.len) |j| {
-                    if (vocab.find(p[j .. j + 1])) |id| try out.append(id);
+                // Each character of the piece as its own token (llama.cpp tries single bytes and
+                // drops the rest: text lost without a word), else <unk>, else an error.
+                var it = std.unicode.Utf8View.initUnchecked(p).iterator();
+                while (it.nextCodepointSlice()) |ch| {
+                    try out.append(vocab.find(ch) orelse vocab.unk_id orelse return error.UnrepresentableText);
                 }
             }
             i = sym.next;

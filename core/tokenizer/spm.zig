@@ -74,8 +74,9 @@ const Session = struct {
             return;
         }
         for (piece) |b| {
-            // No byte piece either: llama.cpp would throw; emitting <unk> keeps bad vocabs usable.
-            if (self.vocab.byte_tokens[b] orelse self.vocab.unk_id) |id| try out.append(id);
+            // No byte piece either: <unk> where the vocabulary has one; dropping the text
+            // silently (what this did before) would make a wrong prompt look fine.
+            try out.append(self.vocab.byte_tokens[b] orelse self.vocab.unk_id orelse return error.UnrepresentableText);
         }
     }
 };
@@ -133,6 +134,9 @@ test "spm merges by score and falls back to bytes" {
     try expectTokens(&v, "q", false, &.{0}); // no <0x71>: unk
     try expectTokens(&v, "\xff\xe2", false, &.{ 0, 0 }); // invalid UTF-8 does not crash
     try expectTokens(&v, "", false, &.{});
+    // Without <unk> (and without a byte piece) the text cannot be represented: an error, not nothing.
+    v.unk_id = null;
+    try std.testing.expectError(error.UnrepresentableText, expectTokens(&v, "q", false, &.{}));
 }
 
 test "spm escape" {

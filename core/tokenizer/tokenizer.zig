@@ -48,6 +48,11 @@ pub const Tokenizer = struct {
         return .{ .vocab = try Vocab.fromGguf(alloc, file) };
     }
 
+    /// fromGguf with the reason in `why` (the key and what is wrong with it).
+    pub fn fromGgufWhy(alloc: std.mem.Allocator, file: anytype, why: *vocab_mod.Problem) !Tokenizer {
+        return .{ .vocab = try Vocab.fromGgufWhy(alloc, file, why) };
+    }
+
     pub fn deinit(self: *Tokenizer) void {
         self.vocab.deinit();
     }

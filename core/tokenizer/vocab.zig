@@ -47,7 +47,7 @@ pub const VocabData = struct {
     pre: ?[]const u8 = null,
 };
 
-pub const Error = error{ OutOfMemory, EmptyVocab, TooManyTokens, BadTokenId, MissingKey, UnsupportedModel };
+pub const Error = error{ OutOfMemory, EmptyVocab, TooManyTokens, BadTokenId, MissingKey, UnsupportedModel, InvalidMetadata, DuplicateToken };
 
 pub const Vocab = struct {
     arena: std.heap.ArenaAllocator,
@@ -203,42 +203,69 @@ pub const Vocab = struct {
     /// `getBool`, `getArray` → `len`, `string(i)`, `float(i)`, `int(i)`); duck-typed so that this
     /// module does not depend on the reader. Temporary arrays are freed before returning.
     pub fn fromGguf(gpa: std.mem.Allocator, file: anytype) !Vocab {
-        const model_name = file.getString("tokenizer.ggml.model") orelse return error.MissingKey;
+        var why = Problem{};
+        return fromGgufWhy(gpa, file, &why);
+    }
+
+    /// fromGguf that says which key is wrong and how in `why` (llama.cpp rejects the same files).
+    pub fn fromGgufWhy(gpa: std.mem.Allocator, file: anytype, why: *Problem) !Vocab {
+        const model_name = file.getString("tokenizer.ggml.model") orelse
+            return why.fail(error.MissingKey, "tokenizer.ggml.model is missing or not a string", .{});
         const model: Model = if (std.mem.eql(u8, model_name, "llama"))
             .spm
         else if (std.mem.eql(u8, model_name, "gpt2"))
             .bpe
         else
-            return error.UnsupportedModel;
+            return why.fail(error.UnsupportedModel, "tokenizer.ggml.model '{s}' is not supported (llama, gpt2)", .{model_name});
 
         var tmp = std.heap.ArenaAllocator.init(gpa);
         defer tmp.deinit();
         const a = tmp.allocator();
 
-        const tok_arr = file.getArray("tokenizer.ggml.tokens") orelse return error.MissingKey;
+        const tok_key = "tokenizer.ggml.tokens";
+        const tok_arr = file.getArray(tok_key) orelse return why.fail(error.MissingKey, "{s} is missing or not an array", .{tok_key});
         const n: usize = std.math.cast(usize, tok_arr.len) orelse return error.TooManyTokens;
+        if (n == 0) return why.fail(error.EmptyVocab, "{s} is empty", .{tok_key});
+        if (n > std.math.maxInt(u32)) return error.TooManyTokens;
+        if (tok_arr.elem_type != .string) return why.fail(error.InvalidMetadata, "{s} is an array of {s}, not of strings", .{ tok_key, @tagName(tok_arr.elem_type) });
         const tokens = try a.alloc([]const u8, n);
-        for (tokens, 0..) |*t, i| t.* = tok_arr.string(i) orelse return error.MissingKey;
+        var seen: std.StringHashMapUnmanaged(u32) = .{};
+        try seen.ensureTotalCapacity(a, @intCast(n));
+        for (tokens, 0..) |*t, i| {
+            t.* = tok_arr.string(i).?;
+            // Two ids with one text make the text → id map lose one of them (llama.cpp asserts);
+            // a legacy vocabulary of decoded texts has many (tokenizing into the wrong ids).
+            const gop = seen.getOrPutAssumeCapacity(t.*);
+            if (gop.found_existing and t.len > 0)
+                return why.fail(error.DuplicateToken, "{s}: tokens {d} and {d} are both '{s}'", .{ tok_key, gop.value_ptr.*, i, std.fmt.fmtSliceEscapeLower(t.*) });
+            gop.value_ptr.* = @intCast(i);
+        }
 
         var scores: ?[]f32 = null;
-        if (file.getArray("tokenizer.ggml.scores")) |arr| {
+        if (file.get("tokenizer.ggml.scores")) |val| {
+            const arr = try why.perToken(val, "tokenizer.ggml.scores", n, .float);
             const s = try a.alloc(f32, n);
-            for (s, 0..) |*v, i| v.* = if (i < arr.len) @floatCast(arr.float(i) orelse 0) else 0;
+            for (s, 0..) |*v, i| v.* = @floatCast(arr.float(i).?);
             scores = s;
         }
         var types: ?[]i32 = null;
-        if (file.getArray("tokenizer.ggml.token_type")) |arr| {
+        if (file.get("tokenizer.ggml.token_type")) |val| {
+            const arr = try why.perToken(val, "tokenizer.ggml.token_type", n, .int);
             const t = try a.alloc(i32, n);
-            for (t, 0..) |*v, i| v.* = if (i < arr.len) std.math.cast(i32, arr.int(i) orelse 1) orelse 0 else 1;
+            for (t, 0..) |*v, i| v.* = std.math.cast(i32, arr.int(i) orelse 1) orelse 0;
             types = t;
         }
         var merges: ?[][]const u8 = null;
-        if (file.getArray("tokenizer.ggml.merges")) |arr| {
+        if (file.get("tokenizer.ggml.merges")) |val| {
+            const key = "tokenizer.ggml.merges";
+            if (val != .array or val.array.elem_type != .string)
+                return why.fail(error.InvalidMetadata, "{s} must be an array of strings, not {s}", .{ key, typeName(val) });
+            const arr = val.array;
             const m = try a.alloc([]const u8, std.math.cast(usize, arr.len) orelse return error.TooManyTokens);
-            for (m, 0..) |*v, i| v.* = arr.string(i) orelse "";
+            for (m, 0..) |*v, i| v.* = arr.string(i).?;
             merges = m;
         }
-        if (model == .bpe and merges == null) return error.MissingKey;
+        if (model == .bpe and merges == null) return why.fail(error.MissingKey, "tokenizer.ggml.merges is missing (a gpt2 tokenizer needs it)", .{});
 
         return init(gpa, .{
             .model = model,
@@ -257,6 +284,47 @@ pub const Vocab = struct {
         });
     }
 };
+
+/// What fromGgufWhy found wrong with the metadata, as a message naming the key.
+pub const Problem = struct {
+    buf: [256]u8 = undefined,
+    len: usize = 0,
+
+    pub fn message(self: *const Problem) []const u8 {
+        return self.buf[0..self.len];
+    }
+
+    fn fail(self: *Problem, err: anytype, comptime fmt: []const u8, args: anytype) @TypeOf(err) {
+        const s = std.fmt.bufPrint(&self.buf, fmt, args) catch self.buf[0..];
+        self.len = s.len;
+        return err;
+    }
+
+    /// A per-token array: one element per token, of a numeric type.
+    fn perToken(self: *Problem, val: anytype, comptime key: []const u8, n: usize, comptime want: enum { float, int }) !@TypeOf(val.array) {
+        if (val != .array) return self.fail(error.InvalidMetadata, "{s} must be an array, not {s}", .{ key, typeName(val) });
+        const arr = val.array;
+        const ok = switch (arr.elem_type) {
+            .f32, .f64 => want == .float,
+            .u8, .i8, .u16, .i16, .u32, .i32, .u64, .i64 => true,
+            else => false,
+        };
+        if (!ok) return self.fail(error.InvalidMetadata, "{s} is an array of {s}, not of {s}", .{ key, @tagName(arr.elem_type), if (want == .float) "numbers" else "integers" });
+        if (arr.len != n) return self.fail(error.InvalidMetadata, "{s} has {d} entries for {d} tokens", .{ key, arr.len, n });
+        return arr;
+    }
+};
+
+fn typeName(val: anytype) []const u8 {
+    return switch (val) {
+        .array => |arr| switch (arr.elem_type) {
+            .string => "an array of strings",
+            .array => "an array of arrays",
+            else => "an array of numbers",
+        },
+        else => @tagName(val),
+    };
+}
 
 /// Ids outside the vocab (e.g. GGUF's 0xFFFFFFFF "none") mean "no such token".
 fn checkId(id: ?u32, n: usize) ?u32 {

@@ -196,27 +196,32 @@ class pi5_model_options(ctypes.Structure):
 class pi5_sampling_params(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_uint32),
-        # <= 0 = greedy.
+        # 0 = greedy; finite, >= 0.
         ("temperature", ctypes.c_float),
-        # 0 = off.
+        # 0 = off; >= 0.
         ("top_k", ctypes.c_int32),
-        # 1 = off.
+        # 1 = off; in [0, 1].
         ("top_p", ctypes.c_float),
-        # 0 = off.
+        # 0 = off; in [0, 1].
         ("min_p", ctypes.c_float),
-        # 1 = off.
+        # 1 = off; finite, > 0.
         ("repeat_penalty", ctypes.c_float),
+        # Finite.
         ("frequency_penalty", ctypes.c_float),
+        # Finite.
         ("presence_penalty", ctypes.c_float),
-        # Recent tokens the penalties look at.
+        # Recent tokens the penalties look at; -1 = the whole context.
         ("penalty_last_n", ctypes.c_int32),
-        # Same seed, same settings, same prompt: same output.
+        # Same seed, same settings, same prompt: same output. UINT64_MAX ((uint64_t)-1, llama.cpp's LLAMA_DEFAULT_SEED): a random seed per call, reported in pi5_generate_result.seed.
         ("seed", ctypes.c_uint64),
     ]
 
-# Receives generated text as it is produced: `piece` holds piece_len bytes of complete UTF-8
-# (valid only during the call). Return 0 to continue, nonzero to stop (pi5_generate then
-# returns PI5_ERR_ABORTED). Called on the generating thread.
+# Receives generated text as it is produced: called once per generated token with the text
+# that became final at it, `piece` holding piece_len bytes of complete UTF-8 (valid only during
+# the call). piece_len is 0 while a token's bytes are held back (an incomplete UTF-8 sequence,
+# a possible stop string); a last call with token -1 delivers what was still held at the end.
+# Return 0 to continue, nonzero to stop (pi5_generate then returns PI5_ERR_ABORTED). Called on
+# the generating thread.
 pi5_token_callback = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 
 
@@ -230,7 +235,8 @@ class pi5_generate_options(ctypes.Structure):
         # Stop strings (UTF-8, NUL-terminated); generation ends before the first one. May be NULL.
         ("stop", ctypes.POINTER(ctypes.c_char_p)),
         ("n_stop", ctypes.c_size_t),
-        # Nonzero: clear the KV cache and tokenize the prompt with BOS first (default 1). 0: continue the session.
+        # Nonzero: clear the KV cache and tokenize the prompt with BOS first (default 1). 0: continue
+        # the session (every emitted token, the last one included, is already in the KV cache).
         ("reset", ctypes.c_int32),
         ("on_token", pi5_token_callback),
         ("user_data", ctypes.c_void_p),
@@ -245,6 +251,8 @@ class pi5_generate_result(ctypes.Structure):
         ("prompt_ms", ctypes.c_double),
         ("generate_ms", ctypes.c_double),
         ("stop_reason", ctypes.c_int32),
+        # The seed in effect (the random one drawn for UINT64_MAX).
+        ("seed", ctypes.c_uint64),
     ]
 
 
@@ -310,6 +318,7 @@ FUNCTIONS = {
     "pi5_model_default_options": (pi5_model_options, []),
     "pi5_load_model": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p]),
     "pi5_load_model_ex": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(pi5_model_options)]),
+    "pi5_unload_model": (ctypes.c_int32, [ctypes.c_void_p]),
     "pi5_model_info": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
     "pi5_n_vocab": (ctypes.c_int32, [ctypes.c_void_p]),
     "pi5_n_embd": (ctypes.c_int32, [ctypes.c_void_p]),

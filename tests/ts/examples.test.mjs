@@ -121,7 +121,7 @@ test('npm pack: the README example works from a clean directory', () => {
   }
   assert.ok(!listing.includes('package/node_modules'), 'tarball must not ship node_modules');
   writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-  run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: appDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  run('npm', ['install', '--prefer-offline', '--omit=optional', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: appDir, stdio: ['ignore', 'pipe', 'pipe'] });
   const readme = readFileSync(join(ROOT, 'bindings/README.md'), 'utf8');
   const example = readme.match(/## Example\n\n```js\n([\s\S]*?)```/)[1];
   writeFileSync(join(appDir, 'example.mjs'), example);
