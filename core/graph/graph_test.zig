@@ -202,7 +202,7 @@ test "graph: every placement policy agrees with the CPU, replays allocate and re
         try testing.expectEqual(gpu_bytes, ctx.mem.allocated_bytes);
         try testing.expectEqual(recs, ex.stats.recordings);
         var n_seq: u64 = 0;
-        for (ex.segments) |s| for (s.seqs) |q| {
+        for (0..ex.segments().len) |si| for (ex.recorded(si)) |q| {
             try testing.expectEqual(@as(u32, 1), q.n_recordings);
             n_seq += 1;
         };
@@ -346,7 +346,7 @@ test "graph: a llama graph is one GPU segment; decode and prompt variants share 
         try testing.expectEqual(gpu_bytes, ctx.mem.allocated_bytes);
         try testing.expectEqual(recs, ex.stats.recordings);
         try testing.expectEqual(@as(u64, steps.len), ex.stats.submits);
-        for (ex.segments[0].seqs) |q| try testing.expectEqual(@as(u32, 1), q.n_recordings);
+        for (ex.recorded(0)) |q| try testing.expectEqual(@as(u32, 1), q.n_recordings);
     }
     try vkt.expectNoValidationMessages(ctx);
 }
@@ -366,7 +366,7 @@ test "graph: staged transfers (the discrete-GPU path) record copies into the seg
         defer ex.deinit();
         try testing.expect(ex.stats.gpu_staging_bytes > 0);
         var n_gpu: u64 = 0;
-        for (ex.segments) |s| if (s.backend == .gpu) {
+        for (ex.segments()) |s| if (s.backend == .gpu) {
             n_gpu += 1;
         };
         const allocs = ex.counting.n;
