@@ -32,15 +32,6 @@ pub const Cpu = struct {
     /// Bytes of the arena (intervals laid out).
     arena_bytes: u64 = 0,
 
-    /// Whether the CPU runs `op` (every compute op).
-    pub fn supports(op: graph.Op) bool {
-        return switch (op) {
-            .get_rows, .mul_mat, .rms_norm, .layer_norm, .add, .mul, .scale, .silu, .gelu, .swiglu => true,
-            .softmax, .rope, .kv_store, .attention, .cpy, .last_row, .positions => true,
-            .none, .view => false,
-        };
-    }
-
     /// Lays out the CPU arena for `p`, sizes the matmul scratch, starts the pool (n_threads 0 =
     /// every core, 1 = the caller only).
     pub fn init(alloc: std.mem.Allocator, p: *const Plan, n_threads: u32) Error!Cpu {

@@ -65,6 +65,9 @@ pub const Options = struct {
     /// path). Devices whose memory is not host-mapped always do; UMA devices otherwise copy
     /// through the mapping (memcpy, no submit).
     force_staging: bool = false,
+    /// Q8_0 / Q4_0 decode mat-vec on int8 activations (integer dot product, per-node Q8_1
+    /// scratch) where the device has it; the activation rounding is llama.cpp's Q8_1.
+    int_dot: bool = false,
 };
 
 pub const Step = struct {
@@ -172,7 +175,7 @@ pub const Exec = struct {
         errdefer alloc.free(self.prof);
         self.seg_ns = try alloc.alloc(u64, @min(g.len(), max_nodes));
         errdefer alloc.free(self.seg_ns);
-        if (device) |c| self.gpu = try vk_backend.Vulkan.init(alloc, c, &self.pl, .{ .profile = opts.profile, .max_pool_bytes = opts.max_pool_bytes, .force_staging = opts.force_staging });
+        if (device) |c| self.gpu = try vk_backend.Vulkan.init(alloc, c, &self.pl, .{ .profile = opts.profile, .max_pool_bytes = opts.max_pool_bytes, .force_staging = opts.force_staging, .int_dot = opts.int_dot });
         self.stats.fallbacks = self.pl.fallbacks;
         self.stats.n_segments = @intCast(self.pl.segments.len);
         self.stats.cpu_pool_bytes = self.cpu.arena_bytes;

@@ -535,7 +535,8 @@ pub const Graph = struct {
                     cur = t.src[0].?;
                 },
                 .kv_store => cur = t.src[0].?,
-                else => return .{ .id = cur, .offset = off },
+                .none, .get_rows, .mul_mat, .rms_norm, .layer_norm, .add, .mul, .scale, .silu, .gelu => return .{ .id = cur, .offset = off },
+                .swiglu, .softmax, .rope, .attention, .cpy, .last_row, .positions => return .{ .id = cur, .offset = off },
             }
         }
     }

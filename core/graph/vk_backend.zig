@@ -56,6 +56,9 @@ const Loc = struct { buf: *const vk.Buffer, offset: u64 };
 
 pub const Options = struct {
     profile: bool = false,
+    /// Q8_0 / Q4_0 mat-vec through the integer-dot-product kernel on its Q8_1 activations
+    /// (per-node scratch) where the device has it; off: the float mat-vec everywhere.
+    int_dot: bool = false,
     max_pool_bytes: ?u64 = null,
     force_staging: bool = false,
 };
@@ -152,9 +155,18 @@ pub const Vulkan = struct {
                 for (self.p.buckets) |b| most = @max(most, kops.attentionScratchBytes(b, t.params.attention, n_ctx));
                 break :blk most;
             },
-            .get_rows, .mul_mat, .rms_norm, .layer_norm, .add, .mul, .scale, .silu, .gelu, .swiglu => 0,
+            .mul_mat => if (self.intDot(nid)) kmat.q8ScratchBytes(g.get(t.src[0].?).ne[0], @min(self.p.g.max_tokens, kmat.max_vec_tokens)) else 0,
+            .get_rows, .rms_norm, .layer_norm, .add, .mul, .scale, .silu, .gelu, .swiglu => 0,
             .softmax, .rope, .kv_store, .cpy, .last_row, .positions, .none, .view => 0,
         };
+    }
+
+    /// Whether mat-mul node `nid` takes the integer-dot mat-vec in its decode buckets.
+    fn intDot(self: *const Vulkan, nid: Id) bool {
+        if (!self.opts.int_dot) return false;
+        const w = self.p.g.get(self.p.g.get(nid).src[0].?);
+        const plan = kmat.planMulMatWith(&self.ctx.report, w.type, 1, .{ .int_dot = true }) catch return false;
+        return plan.feature == .int_dot;
     }
 
     fn allocate(self: *Vulkan) Error!void {
@@ -413,7 +425,10 @@ pub const Vulkan = struct {
             .add => kops.add(k, seq, self.view(s0.?), self.view(t.src[1].?), out),
             .mul => kops.mul(k, seq, self.view(s0.?), self.view(t.src[1].?), out),
             .get_rows => kmat.getRows(k, seq, self.view(s0.?), self.view(t.src[1].?), out),
-            .mul_mat => kmat.mulMat(k, seq, self.view(s0.?), self.view(t.src[1].?), out),
+            .mul_mat => if (self.scratchView(nid)) |xq|
+                kmat.mulMatQ(k, seq, self.view(s0.?), self.view(t.src[1].?), xq, out)
+            else
+                kmat.mulMat(k, seq, self.view(s0.?), self.view(t.src[1].?), out),
             .rms_norm => kops.rmsNorm(k, seq, self.view(s0.?), null, t.params.eps, out),
             .layer_norm => kops.layerNorm(k, seq, self.view(s0.?), if (t.src[1]) |w| self.view(w) else null, if (t.src[2]) |b| self.view(b) else null, t.params.eps, out),
             .scale => kops.scale(k, seq, self.view(s0.?), t.params.scale, out),
