@@ -182,6 +182,11 @@ fn addShaders(b: *std.Build, shaders_step: *std.Build.Step) *std.Build.Module {
     for (shader_table.variants, 0..) |v, i|
         w.print("    .{{ .name = \"{s}\", .spirv = &s{d} }},\n", .{ v.name, i }) catch @panic("OOM");
     w.writeAll("};\n") catch @panic("OOM");
+    // The row names as an enum: kernels name a variant by tag (checked at compile time) and its
+    // code is shaders[@intFromEnum(id)].
+    w.writeAll("pub const Id = enum(u16) {\n") catch @panic("OOM");
+    for (shader_table.variants) |v| w.print("    {s},\n", .{v.name}) catch @panic("OOM");
+    w.writeAll("};\n") catch @panic("OOM");
     const root = wf.add("spirv.zig", src.items);
     return b.createModule(.{ .root_source_file = root });
 }

@@ -24,26 +24,9 @@ pub const GraphOptionsC = extern struct {
     reserved: i32 = 0,
 };
 
-/// pi5_graph_op values (the header's enum); params per op are documented there.
-pub const OpC = enum(c_int) {
-    get_rows = 1,
-    mul_mat = 2,
-    rms_norm = 3,
-    layer_norm = 4,
-    add = 5,
-    mul = 6,
-    scale = 7,
-    silu = 8,
-    gelu = 9,
-    swiglu = 10,
-    softmax = 11,
-    rope = 12,
-    kv_store = 13,
-    attention = 14,
-    cpy = 15,
-    last_row = 16,
-    positions = 17,
-};
+/// pi5_graph_op values (the header's enum), generated from the op table (core/graph/op.zig);
+/// params per op are documented in the header.
+pub const OpC = graph.op_table.AbiOp;
 
 const GraphC = struct {
     rt: *Runtime,

@@ -51,6 +51,10 @@ test {
     _ = @import("kernels/ops_test.zig");
     _ = @import("kernels/matmul_test.zig");
     _ = graph;
+    _ = @import("graph/op.zig");
+    _ = @import("graph/intervals.zig");
+    _ = @import("params.zig");
+    _ = @import("quant/weight_types.zig");
     _ = graph_exec;
     _ = @import("graph/graph_test.zig");
     _ = @import("tokenizer/tokenizer.zig");

@@ -1,15 +1,20 @@
 //! The shader variant table: every SPIR-V module the library embeds, as (name, source, defines).
 //! One GLSL source serves several operations or element types through its defines; build.zig
-//! compiles each row with glslc, and core/vk looks pipelines up by `name`.
+//! compiles each row with glslc and generates the `spirv` module: the code of each row and an
+//! enum of the row names (`vk.Shader`), so kernels name variants as enum tags resolved at
+//! comptime. The weight-matrix rows are generated per weight type from
+//! core/quant/weight_types.zig (one row per type and kernel family), the rest are written here.
 //! Suffix `_sg`: reductions with GL_KHR_shader_subgroup_arithmetic, chosen by core/kernels/ops.zig
 //! when report.hasSubgroupArithmetic(); the plain row is the baseline that runs on V3DV.
+const weight_types = @import("../core/quant/weight_types.zig");
+
 pub const Variant = struct {
     name: []const u8,
     src: []const u8,
     defines: []const []const u8 = &.{},
 };
 
-pub const variants = [_]Variant{
+const fixed = [_]Variant{
     // Element-wise binary ops over f32 with row broadcasting of the second operand.
     .{ .name = "add_f32", .src = "binary.comp", .defines = &.{"OP_ADD"} },
     .{ .name = "mul_f32", .src = "binary.comp", .defines = &.{"OP_MUL"} },
@@ -47,43 +52,9 @@ pub const variants = [_]Variant{
     .{ .name = "attention_combine_f32", .src = "attention_combine.comp" },
     // A deliberately long-running kernel for the submission-timeout tests.
     .{ .name = "spin", .src = "spin.comp" },
-    // ---- weight-matrix kernels (core/kernels/matmul.zig): one row per weight type ----
-    // Embedding lookup / dequantization: out[i] = dequant(W[ids[i]]).
-    .{ .name = "get_rows_f32", .src = "get_rows.comp", .defines = &.{"DQ_F32"} },
-    .{ .name = "get_rows_f16", .src = "get_rows.comp", .defines = &.{"DQ_F16"} },
-    .{ .name = "get_rows_bf16", .src = "get_rows.comp", .defines = &.{"DQ_BF16"} },
-    .{ .name = "get_rows_q4_0", .src = "get_rows.comp", .defines = &.{"DQ_Q4_0"} },
-    .{ .name = "get_rows_q4_1", .src = "get_rows.comp", .defines = &.{"DQ_Q4_1"} },
-    .{ .name = "get_rows_q5_0", .src = "get_rows.comp", .defines = &.{"DQ_Q5_0"} },
-    .{ .name = "get_rows_q5_1", .src = "get_rows.comp", .defines = &.{"DQ_Q5_1"} },
-    .{ .name = "get_rows_q8_0", .src = "get_rows.comp", .defines = &.{"DQ_Q8_0"} },
-    .{ .name = "get_rows_q4_k", .src = "get_rows.comp", .defines = &.{"DQ_Q4_K"} },
-    .{ .name = "get_rows_q5_k", .src = "get_rows.comp", .defines = &.{"DQ_Q5_K"} },
-    .{ .name = "get_rows_q6_k", .src = "get_rows.comp", .defines = &.{"DQ_Q6_K"} },
-    // Decode mat-vec (1..8 tokens), shared-memory reduction: every device, V3DV included.
-    .{ .name = "mul_mat_vec_f32", .src = "mul_mat_vec.comp", .defines = &.{"DQ_F32"} },
-    .{ .name = "mul_mat_vec_f16", .src = "mul_mat_vec.comp", .defines = &.{"DQ_F16"} },
-    .{ .name = "mul_mat_vec_bf16", .src = "mul_mat_vec.comp", .defines = &.{"DQ_BF16"} },
-    .{ .name = "mul_mat_vec_q4_0", .src = "mul_mat_vec.comp", .defines = &.{"DQ_Q4_0"} },
-    .{ .name = "mul_mat_vec_q4_1", .src = "mul_mat_vec.comp", .defines = &.{"DQ_Q4_1"} },
-    .{ .name = "mul_mat_vec_q5_0", .src = "mul_mat_vec.comp", .defines = &.{"DQ_Q5_0"} },
-    .{ .name = "mul_mat_vec_q5_1", .src = "mul_mat_vec.comp", .defines = &.{"DQ_Q5_1"} },
-    .{ .name = "mul_mat_vec_q8_0", .src = "mul_mat_vec.comp", .defines = &.{"DQ_Q8_0"} },
-    .{ .name = "mul_mat_vec_q4_k", .src = "mul_mat_vec.comp", .defines = &.{"DQ_Q4_K"} },
-    .{ .name = "mul_mat_vec_q5_k", .src = "mul_mat_vec.comp", .defines = &.{"DQ_Q5_K"} },
-    .{ .name = "mul_mat_vec_q6_k", .src = "mul_mat_vec.comp", .defines = &.{"DQ_Q6_K"} },
-    // Decode mat-vec with subgroupAdd reduction: where report.hasSubgroupArithmetic().
-    .{ .name = "mul_mat_vec_f32_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_F32", "USE_SUBGROUP" } },
-    .{ .name = "mul_mat_vec_f16_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_F16", "USE_SUBGROUP" } },
-    .{ .name = "mul_mat_vec_bf16_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_BF16", "USE_SUBGROUP" } },
-    .{ .name = "mul_mat_vec_q4_0_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q4_0", "USE_SUBGROUP" } },
-    .{ .name = "mul_mat_vec_q4_1_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q4_1", "USE_SUBGROUP" } },
-    .{ .name = "mul_mat_vec_q5_0_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q5_0", "USE_SUBGROUP" } },
-    .{ .name = "mul_mat_vec_q5_1_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q5_1", "USE_SUBGROUP" } },
-    .{ .name = "mul_mat_vec_q8_0_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q8_0", "USE_SUBGROUP" } },
-    .{ .name = "mul_mat_vec_q4_k_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q4_K", "USE_SUBGROUP" } },
-    .{ .name = "mul_mat_vec_q5_k_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q5_K", "USE_SUBGROUP" } },
-    .{ .name = "mul_mat_vec_q6_k_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q6_K", "USE_SUBGROUP" } },
+    // ---- weight-matrix kernels (core/kernels/matmul.zig) ----
+    // Per weight type (get_rows, mat-vec, subgroup mat-vec, tiled mat-mat, integer-dot mat-vec):
+    // generated from core/quant/weight_types.zig below (`per_type`).
     // F16 mat-vec reading the weights through 16-bit storage (report.storage_16bit; V3DV has it).
     .{ .name = "mul_mat_vec_f16_s16", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_F16", "DQ_S16" } },
     .{ .name = "mul_mat_vec_f16_s16_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_F16", "DQ_S16", "USE_SUBGROUP" } },
@@ -93,26 +64,54 @@ pub const variants = [_]Variant{
     // Integer dot product mat-vec (report.integer_dot_product and shader_int8; never V3DV): the
     // activations quantized to int8 blocks first by quantize_q8_1.
     .{ .name = "quantize_q8_1", .src = "quantize_q8_1.comp" },
-    .{ .name = "mul_mat_vec_q8_0_dp", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q8_0", "DQ_DOT" } },
-    .{ .name = "mul_mat_vec_q8_0_dp_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q8_0", "DQ_DOT", "USE_SUBGROUP" } },
-    .{ .name = "mul_mat_vec_q4_0_dp", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q4_0", "DQ_DOT" } },
-    .{ .name = "mul_mat_vec_q4_0_dp_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_Q4_0", "DQ_DOT", "USE_SUBGROUP" } },
     // F16 prompt mat-mat on NV cooperative matrices (report.cooperative_matrix_nv and
     // shader_float16; untested: no such device here).
     .{ .name = "mul_mat_f16_coopmat_nv", .src = "mul_mat_coopmat.comp" },
-    // Prompt mat-mat (> 8 tokens): tiles of W dequantized into shared memory.
-    .{ .name = "mul_mat_f32", .src = "mul_mat.comp", .defines = &.{"DQ_F32"} },
-    .{ .name = "mul_mat_f16", .src = "mul_mat.comp", .defines = &.{"DQ_F16"} },
-    .{ .name = "mul_mat_bf16", .src = "mul_mat.comp", .defines = &.{"DQ_BF16"} },
-    .{ .name = "mul_mat_q4_0", .src = "mul_mat.comp", .defines = &.{"DQ_Q4_0"} },
-    .{ .name = "mul_mat_q4_1", .src = "mul_mat.comp", .defines = &.{"DQ_Q4_1"} },
-    .{ .name = "mul_mat_q5_0", .src = "mul_mat.comp", .defines = &.{"DQ_Q5_0"} },
-    .{ .name = "mul_mat_q5_1", .src = "mul_mat.comp", .defines = &.{"DQ_Q5_1"} },
-    .{ .name = "mul_mat_q8_0", .src = "mul_mat.comp", .defines = &.{"DQ_Q8_0"} },
-    .{ .name = "mul_mat_q4_k", .src = "mul_mat.comp", .defines = &.{"DQ_Q4_K"} },
-    .{ .name = "mul_mat_q5_k", .src = "mul_mat.comp", .defines = &.{"DQ_Q5_K"} },
-    .{ .name = "mul_mat_q6_k", .src = "mul_mat.comp", .defines = &.{"DQ_Q6_K"} },
     // Per-step row helpers reading StepParams (core/kernels/ops.zig lastRow / positions).
     .{ .name = "last_row_f32", .src = "step_rows.comp", .defines = &.{"LAST_ROW"} },
     .{ .name = "positions_i32", .src = "step_rows.comp", .defines = &.{"POSITIONS"} },
 };
+
+/// Kernel families with one variant per GPU weight type: (name prefix, suffix, source, extra
+/// defines beside the type's DQ_<TYPE> decoder).
+const Family = struct { prefix: []const u8, suffix: []const u8 = "", src: []const u8, defines: []const []const u8 = &.{}, int_dot_only: bool = false };
+const families = [_]Family{
+    // Embedding lookup / dequantization: out[i] = dequant(W[ids[i]]).
+    .{ .prefix = "get_rows_", .src = "get_rows.comp" },
+    // Decode mat-vec (1..8 tokens), shared-memory reduction: every device, V3DV included.
+    .{ .prefix = "mul_mat_vec_", .src = "mul_mat_vec.comp" },
+    // Decode mat-vec with subgroupAdd reduction: where report.hasSubgroupArithmetic().
+    .{ .prefix = "mul_mat_vec_", .suffix = "_sg", .src = "mul_mat_vec.comp", .defines = &.{"USE_SUBGROUP"} },
+    // Prompt mat-mat (> 8 tokens): tiles of W dequantized into shared memory.
+    .{ .prefix = "mul_mat_", .src = "mul_mat.comp" },
+    // Integer-dot-product mat-vec on Q8_1 activations (weight types with gpu_int_dot).
+    .{ .prefix = "mul_mat_vec_", .suffix = "_dp", .src = "mul_mat_vec.comp", .defines = &.{"DQ_DOT"}, .int_dot_only = true },
+    .{ .prefix = "mul_mat_vec_", .suffix = "_dp_sg", .src = "mul_mat_vec.comp", .defines = &.{ "DQ_DOT", "USE_SUBGROUP" }, .int_dot_only = true },
+};
+
+const per_type = blk: {
+    @setEvalBranchQuota(10000);
+    var rows: [families.len * weight_types.table.len]Variant = undefined;
+    var n: usize = 0;
+    for (families) |f| for (weight_types.table) |w| {
+        const dq = w.gpu_decode orelse continue;
+        if (f.int_dot_only and !w.gpu_int_dot) continue;
+        const defines = [_][]const u8{dq} ++ f.defines;
+        rows[n] = .{ .name = f.prefix ++ @tagName(w.type) ++ f.suffix, .src = f.src, .defines = defines };
+        n += 1;
+    };
+    break :blk rows[0..n].*;
+};
+
+/// Every variant: the hand-written rows, then the per-type rows.
+pub const variants = fixed ++ per_type;
+
+comptime {
+    // Names are unique (they become enum tags and file names).
+    @setEvalBranchQuota(200000);
+    for (variants, 0..) |a, i| for (variants[i + 1 ..]) |b| {
+        if (std.mem.eql(u8, a.name, b.name)) @compileError("duplicate shader variant " ++ a.name);
+    };
+}
+
+const std = @import("std");

@@ -7,6 +7,7 @@
 const std = @import("std");
 const quant = @import("../quant/quant.zig");
 const pool_mod = @import("pool.zig");
+const params = @import("../params.zig");
 pub const Pool = pool_mod.Pool;
 pub const Range = pool_mod.Range;
 const GgmlType = quant.GgmlType;
@@ -351,21 +352,8 @@ pub fn f16ToF32(src: []const f16, dst: []f32) Error!void {
 
 // ---- RoPE ----
 
-pub const RopeMode = enum {
-    /// LLaMA: rotate adjacent pairs (x[2i], x[2i+1]).
-    normal,
-    /// GPT-NeoX / Phi / Qwen: rotate (x[i], x[i + n_rot/2]).
-    neox,
-};
-
-pub const RopeParams = struct {
-    /// Rotated dims per head (even, <= head_dim); the rest pass through (Phi's partial rotary).
-    n_rot: usize,
-    mode: RopeMode = .normal,
-    freq_base: f32 = 10000.0,
-    /// Linear position scaling (1 / rope scale factor).
-    freq_scale: f32 = 1.0,
-};
+pub const RopeMode = params.RopeMode;
+pub const RopeParams = params.Rope;
 
 /// In place on x[n_tokens × n_head × head_dim]; token t is at position pos[t].
 /// theta_i = pos * freq_scale * base^(-2i/n_rot), computed as ggml does (iterated product in f32).
@@ -415,7 +403,7 @@ pub fn rope(pool: ?*Pool, x: []f32, n_tokens: usize, n_head: usize, head_dim: us
 // ---- attention ----
 
 /// Largest head_dim attention and rope support (per-thread stack accumulators).
-pub const max_head_dim = 512;
+pub const max_head_dim = params.max_head_dim;
 
 /// A KV cache: [n_ctx × n_head_kv × head_dim] in F32 or F16.
 pub const KvView = union(enum) {
@@ -429,23 +417,25 @@ pub const KvView = union(enum) {
     }
 };
 
-pub const AttentionParams = struct {
+pub const AttentionParams = params.Attention;
+pub const AttentionStep = params.AttentionStep;
+
+/// The attention shape and step in one, as the kernel loop reads them.
+const Attn = struct {
     n_tokens: usize,
     n_head: usize,
     n_head_kv: usize,
     head_dim: usize,
-    /// Position of the first query row; query t sees keys 0..pos0+t (causal).
     pos0: usize,
-    /// Rows the KV cache holds (its capacity); must be >= pos0 + n_tokens.
     n_ctx: usize,
-    /// Score scale; null = 1/sqrt(head_dim).
-    scale: ?f32 = null,
+    scale: ?f32,
 };
 
 /// out[t, h, :] = Σ_j softmax_j(q[t,h]·k[j,h/g] * scale) v[j,h/g], j ≤ pos0+t, g = n_head/n_head_kv.
 /// q and out: [n_tokens × n_head × head_dim]. One pass with online softmax (running max and
 /// sum, rescaling the accumulator when the max grows), so any context length is stable.
-pub fn attention(pool: ?*Pool, q: []const f32, k: KvView, v: KvView, p: AttentionParams, out: []f32) Error!void {
+pub fn attention(pool: ?*Pool, q: []const f32, k: KvView, v: KvView, shape: AttentionParams, step: AttentionStep, out: []f32) Error!void {
+    const p = Attn{ .n_tokens = step.n_tokens, .n_head = shape.n_head, .n_head_kv = shape.n_head_kv, .head_dim = shape.head_dim, .pos0 = step.pos0, .n_ctx = step.n_ctx, .scale = shape.scale };
     const hd = p.head_dim;
     if (hd == 0 or hd > max_head_dim or p.n_head_kv == 0 or p.n_head % p.n_head_kv != 0) return error.BadShape;
     if (q.len != p.n_tokens * p.n_head * hd or out.len != q.len) return error.BadShape;
@@ -456,7 +446,7 @@ pub fn attention(pool: ?*Pool, q: []const f32, k: KvView, v: KvView, p: Attentio
         q: []const f32,
         k: KvView,
         v: KvView,
-        p: AttentionParams,
+        p: Attn,
         s: f32,
         out: []f32,
         fn run(c: @This(), r: Range) void {
@@ -571,8 +561,7 @@ test "matmul of every weight type against float64 dots of the dequantized weight
     defer a.free(wd);
     const out = try a.alloc(f32, n_tokens * n_out);
     defer a.free(out);
-    const types = [_]GgmlType{ .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_k, .q5_k, .q6_k };
-    for (types) |t| {
+    for (@import("../quant/weight_types.zig").types) |t| {
         const rb: usize = @intCast(t.rowBytes(n_in).?);
         const wq = try a.alloc(u8, rb * n_out);
         defer a.free(wq);
@@ -774,6 +763,11 @@ test "rope normal and NeoX, partial rotary, scaled positions" {
     try testing.expectError(error.BadShape, rope(null, y, n_tokens, n_head, head_dim, &pos, .{ .n_rot = 81 }));
 }
 
+fn attentionFlat(pool: ?*Pool, q: []const f32, k: KvView, v: KvView, p: Attn, out: []f32) Error!void {
+    const shape = AttentionParams{ .n_head = @intCast(p.n_head), .n_head_kv = @intCast(p.n_head_kv), .head_dim = @intCast(p.head_dim), .scale = p.scale };
+    return attention(pool, q, k, v, shape, .{ .n_tokens = p.n_tokens, .pos0 = p.pos0, .n_ctx = p.n_ctx }, out);
+}
+
 test "attention over F32 and F16 KV caches with GQA matches float64 softmax attention" {
     const a = testing.allocator;
     var tp = TestPool{};
@@ -781,7 +775,7 @@ test "attention over F32 and F16 KV caches with GQA matches float64 softmax atte
     defer tp.pool.deinit();
     var prng = std.Random.DefaultPrng.init(13);
     const rng = prng.random();
-    const p = AttentionParams{ .n_tokens = 5, .n_head = 6, .n_head_kv = 2, .head_dim = 40, .pos0 = 32, .n_ctx = 41 };
+    const p = Attn{ .n_tokens = 5, .n_head = 6, .n_head_kv = 2, .head_dim = 40, .pos0 = 32, .n_ctx = 41, .scale = null };
     const nq = p.n_tokens * p.n_head * p.head_dim;
     const nkv = p.n_ctx * p.n_head_kv * p.head_dim;
     const q = try randomSlice(rng, a, nq, 1);
@@ -837,14 +831,14 @@ test "attention over F32 and F16 KV caches with GQA matches float64 softmax atte
         const vv: KvView = if (use_f16) .{ .f16 = v16 } else .{ .f32 = v };
         for ([_]?*Pool{ null, &tp.pool }) |pool| {
             @memset(out, 0);
-            try attention(pool, q, kv, vv, p, out);
+            try attentionFlat(pool, q, kv, vv, p, out);
             try expectErr("attention", maxRelErr(ref, out), 1e-5);
         }
     }
     var bad = p;
     bad.n_ctx = 36; // pos0 + n_tokens = 37 rows needed
-    try testing.expectError(error.BadShape, attention(null, q, .{ .f32 = k }, .{ .f32 = v }, bad, out));
+    try testing.expectError(error.BadShape, attentionFlat(null, q, .{ .f32 = k }, .{ .f32 = v }, bad, out));
     bad = p;
     bad.n_head = 5; // not a multiple of n_head_kv
-    try testing.expectError(error.BadShape, attention(null, q[0 .. 5 * 5 * 40], .{ .f32 = k }, .{ .f32 = v }, bad, out[0 .. 5 * 5 * 40]));
+    try testing.expectError(error.BadShape, attentionFlat(null, q[0 .. 5 * 5 * 40], .{ .f32 = k }, .{ .f32 = v }, bad, out[0 .. 5 * 5 * 40]));
 }

@@ -51,72 +51,15 @@ pub const Kind = enum {
     intermediate,
 };
 
-pub const Op = enum(u8) {
-    none = 0,
-    get_rows,
-    mul_mat,
-    rms_norm,
-    layer_norm,
-    add,
-    mul,
-    scale,
-    silu,
-    gelu,
-    swiglu,
-    softmax,
-    rope,
-    kv_store,
-    attention,
-    cpy,
-    /// reshape / slice: an alias of src[0]'s storage at an element offset; costs nothing.
-    view,
-    /// The last row of the step (row n_tokens-1): [ne0, 1]; feeds the LM head at generation.
-    last_row,
-    /// Fills an i32 [1, T] tensor with pos .. pos+n_tokens-1 (gpt2's position ids).
-    positions,
-};
-
-pub const RopeMode = enum(u8) {
-    /// LLaMA: rotate adjacent pairs (x[2i], x[2i+1]).
-    normal = 0,
-    /// GPT-NeoX / Phi: rotate (x[i], x[i + n_rot/2]).
-    neox = 2,
-};
-
-pub const RopeParams = struct {
-    /// Rotated dims per head (even, ≤ head_dim); the rest pass through (Phi's partial rotary).
-    n_rot: u32,
-    mode: RopeMode = .normal,
-    freq_base: f32 = 10000.0,
-    /// Linear position scaling (1 / rope scale factor).
-    freq_scale: f32 = 1.0,
-};
-
-pub const AttentionParams = struct {
-    n_head_kv: u32,
-    /// Score scale; null = 1/sqrt(head_dim).
-    scale: ?f32 = null,
-};
-
-pub const SoftmaxParams = struct {
-    scale: f32 = 1.0,
-    /// Row r of token t (rows are grouped per token) sees columns 0..pos+t.
-    causal: bool = false,
-};
-
-/// Static parameters of a node (which field is used depends on the op).
-pub const Params = union(enum) {
-    none,
-    /// rms_norm, layer_norm.
-    eps: f32,
-    /// scale.
-    scale: f32,
-    softmax: SoftmaxParams,
-    rope: RopeParams,
-    attention: struct { n_head: u32, n_head_kv: u32, head_dim: u32, scale: f32 },
-    /// view: element offset into src[0].
-    view: u64,
-};
+pub const op_table = @import("op.zig");
+const params = @import("../params.zig");
+pub const Op = op_table.Op;
+pub const Params = op_table.Params;
+pub const SoftmaxParams = op_table.SoftmaxParams;
+pub const RopeMode = params.RopeMode;
+pub const RopeParams = params.Rope;
+/// n_head_kv and scale; n_head and head_dim come from q's shape (left 0).
+pub const AttentionParams = params.Attention;
 
 pub const Tensor = struct {
     kind: Kind,
@@ -277,117 +220,200 @@ pub const Graph = struct {
         if (t.name.len > 0) g.alloc.free(t.name);
     }
 
-    fn act(g: *Graph, id: Id) Error!*const Tensor {
+    fn act(g: *const Graph, id: Id) Error!*const Tensor {
         const t = try g.check(id);
         if (t.type != .f32) return error.BadShape;
         return t;
     }
 
-    fn result(g: *Graph, op: Op, ne: [4]u64, tok: ?u2, src: [3]?Id, params: Params) Error!Id {
-        return g.push(.{ .kind = .intermediate, .type = .f32, .ne = ne, .tok = tok, .op = op, .src = src, .params = params }, "");
+    /// What an op's node is: element type, shape and token dim.
+    const Shape = struct { type: GgmlType = .f32, ne: [4]u64, tok: ?u2 };
+
+    /// Adds a compute node: the op table's arity and parameter kind, then the op's shape rule.
+    /// Every builder function below ends here.
+    pub fn node(g: *Graph, op: Op, src: [3]?Id, p: Params) Error!Id {
+        const row = op_table.info(op);
+        if (row.class != .compute or std.meta.activeTag(p) != row.params) return error.InvalidArgument;
+        for (src, 0..) |s, i| {
+            if (s) |id| {
+                if (i >= @as(usize, row.n_src) + row.n_opt) return error.InvalidArgument;
+                _ = try g.check(id);
+            } else if (i < row.n_src) return error.InvalidArgument;
+        }
+        const sh = try g.shape(op, src, p);
+        if (op == .positions) {
+            if (g.pos_id) |id| return id;
+            const saved = g.cur_layer;
+            g.cur_layer = null;
+            defer g.cur_layer = saved;
+            g.pos_id = try g.push(.{ .kind = .intermediate, .type = sh.type, .ne = sh.ne, .tok = sh.tok, .op = op }, "positions");
+            return g.pos_id.?;
+        }
+        return g.push(.{ .kind = .intermediate, .type = sh.type, .ne = sh.ne, .tok = sh.tok, .op = op, .src = src, .params = p }, "");
     }
 
-    // ---- ops ----
+    /// The shape rule of every op (operands already checked to exist, arity to fit the table).
+    fn shape(g: *const Graph, op: Op, src: [3]?Id, p: Params) Error!Shape {
+        switch (op) {
+            .none, .view => return error.InvalidArgument,
+            .get_rows => {
+                // Rows `ids` of `w` ([n_embd, n_rows], any type), dequantized: [n_embd, ids...].
+                const tw = g.get(src[0].?);
+                const ti = g.get(src[1].?);
+                if (ti.type != .i32 or ti.ne[0] != 1 or tw.ne[2] != 1 or tw.ne[3] != 1) return error.BadShape;
+                if (tw.type.traits() == null) return error.BadShape;
+                return .{ .ne = .{ tw.ne[0], ti.ne[1], ti.ne[2], ti.ne[3] }, .tok = ti.tok };
+            },
+            .mul_mat => {
+                const tw = g.get(src[0].?);
+                const tx = try g.act(src[1].?);
+                if (tw.ne[0] != tx.ne[0] or tw.ne[2] != 1 or tw.ne[3] != 1) return error.BadShape;
+                if (tw.type.rowBytes(tw.ne[0]) == null) return error.BadShape;
+                return .{ .ne = .{ tw.ne[1], tx.ne[1], tx.ne[2], tx.ne[3] }, .tok = tx.tok };
+            },
+            .rms_norm, .layer_norm => {
+                const tx = try g.act(src[0].?);
+                if (!(p.eps >= 0)) return error.InvalidArgument;
+                for (src[1..]) |o| if (o) |id| {
+                    const t = g.get(id);
+                    if (t.type != .f32 or t.nElements() != tx.ne[0]) return error.BadShape;
+                };
+                return .{ .ne = tx.ne, .tok = tx.tok };
+            },
+            .add, .mul => {
+                const ta = try g.act(src[0].?);
+                const tb = try g.act(src[1].?);
+                // b: same shape as a, or rows of ne0 that repeat over a (a bias or norm weight).
+                if (tb.ne[0] != ta.ne[0]) return error.BadShape;
+                if (tb.tok != null) {
+                    if (ta.tok == null or tb.perToken() != ta.perToken()) return error.BadShape;
+                } else if (tb.nElements() != ta.nElements() and (ta.perToken() % tb.nElements() != 0 or ta.tok == null and tb.nElements() != ta.ne[0])) {
+                    return error.BadShape;
+                }
+                return .{ .ne = ta.ne, .tok = ta.tok };
+            },
+            .scale, .silu, .gelu => {
+                const tx = try g.act(src[0].?);
+                return .{ .ne = tx.ne, .tok = tx.tok };
+            },
+            .swiglu => {
+                const tg = try g.act(src[0].?);
+                const tu = try g.act(src[1].?);
+                if (!std.mem.eql(u64, &tg.ne, &tu.ne) or tg.tok != tu.tok) return error.BadShape;
+                return .{ .ne = tg.ne, .tok = tg.tok };
+            },
+            .softmax => {
+                const tx = try g.act(src[0].?);
+                if (p.softmax.causal and tx.tok == null) return error.BadShape;
+                return .{ .ne = tx.ne, .tok = tx.tok };
+            },
+            .rope => {
+                const tx = try g.act(src[0].?);
+                const r = p.rope;
+                if (tx.tok == null or tx.tok.? != 2 or tx.ne[3] != 1) return error.BadShape;
+                if (r.n_rot == 0 or r.n_rot % 2 != 0 or r.n_rot > tx.ne[0] or r.n_rot > params.max_head_dim) return error.InvalidArgument;
+                if (!(r.freq_base > 0)) return error.InvalidArgument;
+                return .{ .ne = tx.ne, .tok = tx.tok };
+            },
+            .kv_store => {
+                const tc = g.get(src[0].?);
+                const ts = try g.act(src[1].?);
+                if (tc.kind != .state) return error.InvalidArgument;
+                if (ts.tok == null or ts.perToken() != tc.ne[0] * tc.ne[1] or tc.ne[3] != 1) return error.BadShape;
+                if (tc.ne[2] < g.max_tokens) return error.BadShape;
+                return .{ .type = tc.type, .ne = tc.ne, .tok = null };
+            },
+            .attention => {
+                const tq = try g.act(src[0].?);
+                const a = p.attention;
+                if (tq.tok == null or tq.tok.? != 2) return error.BadShape;
+                const tk = g.get(src[1].?);
+                const tv = g.get(src[2].?);
+                for ([_]*const Tensor{ tk, tv }) |t| {
+                    if (t.type != .f32 and t.type != .f16) return error.BadShape;
+                    if (t.kind != .state and t.op != .kv_store) return error.InvalidArgument;
+                    if (t.ne[0] != tq.ne[0] or t.ne[1] != a.n_head_kv or t.ne[3] != 1) return error.BadShape;
+                }
+                if (tk.ne[2] != tv.ne[2]) return error.BadShape;
+                if (a.n_head_kv == 0 or tq.ne[1] % a.n_head_kv != 0 or tq.ne[0] > params.max_head_dim) return error.BadShape;
+                if (a.n_head != tq.ne[1] or a.head_dim != tq.ne[0]) return error.BadShape;
+                return .{ .ne = tq.ne, .tok = tq.tok };
+            },
+            .cpy => {
+                const tx = g.get(src[0].?);
+                const ty = p.cast;
+                if ((tx.type != .f32 and tx.type != .f16) or (ty != .f32 and ty != .f16)) return error.BadShape;
+                return .{ .type = ty, .ne = tx.ne, .tok = tx.tok };
+            },
+            .last_row => {
+                const tx = try g.act(src[0].?);
+                if (tx.tok == null or tx.tok.? != 1) return error.BadShape;
+                return .{ .ne = .{ tx.ne[0], 1, 1, 1 }, .tok = null };
+            },
+            .positions => return .{ .type = .i32, .ne = .{ 1, g.max_tokens, 1, 1 }, .tok = 1 },
+        }
+    }
+
+    // ---- ops (shape rules in `shape`) ----
 
     /// Rows `ids` of `w` ([n_embd, n_rows], any type), dequantized: [n_embd, ids...].
     /// ids: i32 of any shape (row ids of [1, T] -> [n_embd, T]).
     pub fn getRows(g: *Graph, w: Id, ids: Id) Error!Id {
-        const tw = try g.check(w);
-        const ti = try g.check(ids);
-        if (ti.type != .i32 or ti.ne[0] != 1 or tw.ne[2] != 1 or tw.ne[3] != 1) return error.BadShape;
-        if (tw.type.traits() == null) return error.BadShape;
-        return g.result(.get_rows, .{ tw.ne[0], ti.ne[1], ti.ne[2], ti.ne[3] }, ti.tok, .{ w, ids, null }, .none);
+        return g.node(.get_rows, .{ w, ids, null }, .none);
     }
 
     /// out = x · wᵀ: w = [n_in, n_out] (any type, as GGUF stores weights), x = [n_in, rows...]
     /// -> [n_out, rows...].
     pub fn mulMat(g: *Graph, w: Id, x: Id) Error!Id {
-        const tw = try g.check(w);
-        const tx = try g.act(x);
-        if (tw.ne[0] != tx.ne[0] or tw.ne[2] != 1 or tw.ne[3] != 1) return error.BadShape;
-        if (tw.type.rowBytes(tw.ne[0]) == null) return error.BadShape;
-        return g.result(.mul_mat, .{ tw.ne[1], tx.ne[1], tx.ne[2], tx.ne[3] }, tx.tok, .{ w, x, null }, .none);
+        return g.node(.mul_mat, .{ w, x, null }, .none);
     }
 
     /// Per row: x / sqrt(mean(x²) + eps). Multiply by the norm weight with mul().
     pub fn rmsNorm(g: *Graph, x: Id, eps: f32) Error!Id {
-        const tx = try g.act(x);
-        if (!(eps >= 0)) return error.InvalidArgument;
-        return g.result(.rms_norm, tx.ne, tx.tok, .{ x, null, null }, .{ .eps = eps });
+        return g.node(.rms_norm, .{ x, null, null }, .{ .eps = eps });
     }
 
     /// Per row: (x - mean) / sqrt(var + eps) [* weight + bias]; weight and bias: f32 [ne0] or null.
     pub fn layerNorm(g: *Graph, x: Id, weight_: ?Id, bias: ?Id, eps: f32) Error!Id {
-        const tx = try g.act(x);
-        if (!(eps >= 0)) return error.InvalidArgument;
-        inline for (.{ weight_, bias }) |o| if (o) |id| {
-            const t = try g.check(id);
-            if (t.type != .f32 or t.nElements() != tx.ne[0]) return error.BadShape;
-        };
-        return g.result(.layer_norm, tx.ne, tx.tok, .{ x, weight_, bias }, .{ .eps = eps });
-    }
-
-    fn binary(g: *Graph, op: Op, a: Id, b: Id) Error!Id {
-        const ta = try g.act(a);
-        const tb = try g.act(b);
-        // b: same shape as a, or rows of ne0 that repeat over a (a bias or norm weight).
-        if (tb.ne[0] != ta.ne[0]) return error.BadShape;
-        if (tb.tok != null) {
-            if (ta.tok == null or tb.perToken() != ta.perToken()) return error.BadShape;
-        } else if (tb.nElements() != ta.nElements() and (ta.perToken() % tb.nElements() != 0 or ta.tok == null and tb.nElements() != ta.ne[0])) {
-            return error.BadShape;
-        }
-        return g.result(op, ta.ne, ta.tok, .{ a, b, null }, .none);
+        return g.node(.layer_norm, .{ x, weight_, bias }, .{ .eps = eps });
     }
 
     /// a + b; b has a's shape or is a row [ne0] (or whole per-token block) broadcast over a.
     pub fn add(g: *Graph, a: Id, b: Id) Error!Id {
-        return g.binary(.add, a, b);
+        return g.node(.add, .{ a, b, null }, .none);
     }
 
     /// a * b element-wise, broadcasting b as add() does (norm weights).
     pub fn mul(g: *Graph, a: Id, b: Id) Error!Id {
-        return g.binary(.mul, a, b);
+        return g.node(.mul, .{ a, b, null }, .none);
     }
 
     pub fn scale(g: *Graph, x: Id, s: f32) Error!Id {
-        const tx = try g.act(x);
-        return g.result(.scale, tx.ne, tx.tok, .{ x, null, null }, .{ .scale = s });
+        return g.node(.scale, .{ x, null, null }, .{ .scale = s });
     }
 
     pub fn silu(g: *Graph, x: Id) Error!Id {
-        const tx = try g.act(x);
-        return g.result(.silu, tx.ne, tx.tok, .{ x, null, null }, .none);
+        return g.node(.silu, .{ x, null, null }, .none);
     }
 
     /// GELU, tanh approximation (as ggml).
     pub fn gelu(g: *Graph, x: Id) Error!Id {
-        const tx = try g.act(x);
-        return g.result(.gelu, tx.ne, tx.tok, .{ x, null, null }, .none);
+        return g.node(.gelu, .{ x, null, null }, .none);
     }
 
     /// silu(gate) * up, same shapes.
     pub fn swiglu(g: *Graph, gate: Id, up: Id) Error!Id {
-        const tg = try g.act(gate);
-        const tu = try g.act(up);
-        if (!std.mem.eql(u64, &tg.ne, &tu.ne) or tg.tok != tu.tok) return error.BadShape;
-        return g.result(.swiglu, tg.ne, tg.tok, .{ gate, up, null }, .none);
+        return g.node(.swiglu, .{ gate, up, null }, .none);
     }
 
     /// Per row of ne0: softmax(x * scale), optionally causal (see SoftmaxParams).
     pub fn softmax(g: *Graph, x: Id, p: SoftmaxParams) Error!Id {
-        const tx = try g.act(x);
-        if (p.causal and tx.tok == null) return error.BadShape;
-        return g.result(.softmax, tx.ne, tx.tok, .{ x, null, null }, .{ .softmax = p });
+        return g.node(.softmax, .{ x, null, null }, .{ .softmax = p });
     }
 
     /// Rotary embedding of x = [head_dim, n_head, T] at positions pos .. pos+n_tokens-1.
     pub fn rope(g: *Graph, x: Id, p: RopeParams) Error!Id {
-        const tx = try g.act(x);
-        if (tx.tok == null or tx.tok.? != 2 or tx.ne[3] != 1) return error.BadShape;
-        if (p.n_rot == 0 or p.n_rot % 2 != 0 or p.n_rot > tx.ne[0] or p.n_rot > 512) return error.InvalidArgument;
-        if (!(p.freq_base > 0)) return error.InvalidArgument;
-        return g.result(.rope, tx.ne, tx.tok, .{ x, null, null }, .{ .rope = p });
+        return g.node(.rope, .{ x, null, null }, .{ .rope = p });
     }
 
     /// Writes this step's rows of `src` ([kv_dim, T] or [head_dim, n_head_kv, T], f32) into the
@@ -395,43 +421,24 @@ pub const Graph = struct {
     /// converting to the cache type. Returns the cache after the write (pass it to attention so
     /// that the read is ordered after the store).
     pub fn kvStore(g: *Graph, cache: Id, src: Id) Error!Id {
-        const tc = try g.check(cache);
-        const ts = try g.act(src);
-        if (tc.kind != .state) return error.InvalidArgument;
-        if (ts.tok == null or ts.perToken() != tc.ne[0] * tc.ne[1] or tc.ne[3] != 1) return error.BadShape;
-        if (tc.ne[2] < g.max_tokens) return error.BadShape;
-        const id = try g.push(.{ .kind = .intermediate, .type = tc.type, .ne = tc.ne, .op = .kv_store, .src = .{ cache, src, null } }, "");
-        return id;
+        return g.node(.kv_store, .{ cache, src, null }, .none);
     }
 
     /// Causal attention of q = [head_dim, n_head, T] over caches [head_dim, n_head_kv, n_ctx]
     /// (state tensors or kvStore results), keys 0 .. pos+t for query t -> [head_dim, n_head, T].
+    /// p.n_head and p.head_dim: 0 = from q's shape.
     pub fn attention(g: *Graph, q: Id, k_cache: Id, v_cache: Id, p: AttentionParams) Error!Id {
         const tq = try g.act(q);
-        const tk = try g.check(k_cache);
-        const tv = try g.check(v_cache);
-        if (tq.tok == null or tq.tok.? != 2) return error.BadShape;
-        for ([_]*const Tensor{ tk, tv }) |t| {
-            if (t.type != .f32 and t.type != .f16) return error.BadShape;
-            if (t.kind != .state and t.op != .kv_store) return error.InvalidArgument;
-            if (t.ne[0] != tq.ne[0] or t.ne[1] != p.n_head_kv or t.ne[3] != 1) return error.BadShape;
-        }
-        if (tk.ne[2] != tv.ne[2]) return error.BadShape;
-        if (p.n_head_kv == 0 or tq.ne[1] % p.n_head_kv != 0 or tq.ne[0] > 512) return error.BadShape;
-        const s = p.scale orelse 1.0 / @sqrt(@as(f32, @floatFromInt(tq.ne[0])));
-        return g.result(.attention, tq.ne, tq.tok, .{ q, k_cache, v_cache }, .{ .attention = .{
-            .n_head = @intCast(tq.ne[1]),
-            .n_head_kv = p.n_head_kv,
-            .head_dim = @intCast(tq.ne[0]),
-            .scale = s,
-        } });
+        var full = p;
+        if (full.n_head == 0) full.n_head = std.math.cast(u32, tq.ne[1]) orelse return error.BadShape;
+        if (full.head_dim == 0) full.head_dim = std.math.cast(u32, tq.ne[0]) orelse return error.BadShape;
+        full.scale = full.scaleOrDefault();
+        return g.node(.attention, .{ q, k_cache, v_cache }, .{ .attention = full });
     }
 
     /// A copy of x (f32) as `ty` (f32 or f16), same shape.
     pub fn cpy(g: *Graph, x: Id, ty: GgmlType) Error!Id {
-        const tx = try g.check(x);
-        if ((tx.type != .f32 and tx.type != .f16) or (ty != .f32 and ty != .f16)) return error.BadShape;
-        return g.push(.{ .kind = .intermediate, .type = ty, .ne = tx.ne, .tok = tx.tok, .op = .cpy, .src = .{ x, null, null } }, "");
+        return g.node(.cpy, .{ x, null, null }, .{ .cast = ty });
     }
 
     /// The same data seen with shape `ne` (free). For a token tensor the per-token element count
@@ -481,21 +488,13 @@ pub const Graph = struct {
 
     /// Row n_tokens-1 of a [ne0, T] tensor: [ne0, 1] (only the last token's logits at decode).
     pub fn lastRow(g: *Graph, x: Id) Error!Id {
-        const tx = try g.act(x);
-        if (tx.tok == null or tx.tok.? != 1) return error.BadShape;
-        return g.result(.last_row, .{ tx.ne[0], 1, 1, 1 }, null, .{ x, null, null }, .none);
+        return g.node(.last_row, .{ x, null, null }, .none);
     }
 
     /// i32 [1, T]: pos .. pos+n_tokens-1, filled by the executor each step (learned position
     /// embeddings: getRows(pos_embd, positions())). One per graph.
     pub fn positions(g: *Graph) Error!Id {
-        if (g.pos_id) |p| return p;
-        const saved = g.cur_layer;
-        g.cur_layer = null;
-        defer g.cur_layer = saved;
-        const id = try g.push(.{ .kind = .intermediate, .type = .i32, .ne = .{ 1, g.max_tokens, 1, 1 }, .tok = 1, .op = .positions }, "positions");
-        g.pos_id = id;
-        return id;
+        return g.node(.positions, .{ null, null, null }, .none);
     }
 
     /// Follows views to the tensor that owns the storage; returns it and the element offset.
@@ -510,7 +509,8 @@ pub const Graph = struct {
                     cur = t.src[0].?;
                 },
                 .kv_store => cur = t.src[0].?,
-                else => return .{ .id = cur, .offset = off },
+                .none, .get_rows, .mul_mat, .rms_norm, .layer_norm, .add, .mul, .scale, .silu, .gelu => return .{ .id = cur, .offset = off },
+                .swiglu, .softmax, .rope, .attention, .cpy, .last_row, .positions => return .{ .id = cur, .offset = off },
             }
         }
     }

@@ -8,6 +8,7 @@ const exec = @import("exec.zig");
 const vk = @import("../vk/vk.zig");
 const vkt = @import("../vk/tests.zig");
 const quant = @import("../quant/quant.zig");
+const kmat = @import("../kernels/matmul.zig");
 const testing = std.testing;
 
 const Graph = graph.Graph;
@@ -202,7 +203,7 @@ test "graph: every placement policy agrees with the CPU, replays allocate and re
         try testing.expectEqual(gpu_bytes, ctx.mem.allocated_bytes);
         try testing.expectEqual(recs, ex.stats.recordings);
         var n_seq: u64 = 0;
-        for (ex.segments) |s| for (s.seqs) |q| {
+        for (0..ex.segments().len) |si| for (ex.recorded(si)) |q| {
             try testing.expectEqual(@as(u32, 1), q.n_recordings);
             n_seq += 1;
         };
@@ -346,7 +347,7 @@ test "graph: a llama graph is one GPU segment; decode and prompt variants share 
         try testing.expectEqual(gpu_bytes, ctx.mem.allocated_bytes);
         try testing.expectEqual(recs, ex.stats.recordings);
         try testing.expectEqual(@as(u64, steps.len), ex.stats.submits);
-        for (ex.segments[0].seqs) |q| try testing.expectEqual(@as(u32, 1), q.n_recordings);
+        for (ex.recorded(0)) |q| try testing.expectEqual(@as(u32, 1), q.n_recordings);
     }
     try vkt.expectNoValidationMessages(ctx);
 }
@@ -366,7 +367,7 @@ test "graph: staged transfers (the discrete-GPU path) record copies into the seg
         defer ex.deinit();
         try testing.expect(ex.stats.gpu_staging_bytes > 0);
         var n_gpu: u64 = 0;
-        for (ex.segments) |s| if (s.backend == .gpu) {
+        for (ex.segments()) |s| if (s.backend == .gpu) {
             n_gpu += 1;
         };
         const allocs = ex.counting.n;
@@ -431,5 +432,55 @@ test "graph: a GPU budget counts states and pools, not just weights" {
     defer all.deinit();
     try testing.expect(all.placement(b.last) == .gpu);
     try testing.expect(all.stats.gpu_weight_bytes + all.stats.gpu_state_bytes + all.stats.gpu_pool_bytes <= 16 * weight_bytes);
+    try vkt.expectNoValidationMessages(ctx);
+}
+
+test "graph: per-node scratch runs split-K attention over a long cache and the integer-dot mat-vec, matching the CPU" {
+    const ctx = try vkt.testContext(.{});
+    defer ctx.destroy();
+    const long_ctx = 1024; // ≥ 512 keys and few queries: attentionSplits() > 1
+    var prng = std.Random.DefaultPrng.init(5);
+    const rng = prng.random();
+    var g = try Graph.init(testing.allocator, .{ .max_tokens = MAX_T });
+    defer g.deinit();
+    const ids = try g.inputTokens("ids");
+    const h = try g.getRows(try randWeight(&g, rng, "emb", .f32, E, V), ids);
+    const q = try g.rope(try g.reshape(try g.mulMat(try randWeight(&g, rng, "wq", .q8_0, E, E), h), .{ HD, NH, MAX_T, 1 }), .{ .n_rot = HD });
+    const k = try g.reshape(try g.mulMat(try randWeight(&g, rng, "wk", .q4_0, E, NKV * HD), h), .{ HD, NKV, MAX_T, 1 });
+    const v = try g.mulMat(try randWeight(&g, rng, "wv", .q8_0, E, NKV * HD), h);
+    const kc = try g.kvStore(try g.state("k", .f16, .{ HD, NKV, long_ctx, 1 }), k);
+    const vc = try g.kvStore(try g.state("v", .f16, .{ HD, NKV, long_ctx, 1 }), v);
+    const a = try g.reshape(try g.attention(q, kc, vc, .{ .n_head_kv = NKV }), .{ E, MAX_T, 1, 1 });
+    const out = try g.mulMat(try randWeight(&g, rng, "out", .q8_0, E, V), try g.lastRow(a));
+    try g.markOutput(out);
+    const Run = struct {
+        fn all(ex: *exec.Exec, ids_: Id, out_: Id) ![4 * V]f32 {
+            const the_steps = [_]exec.Step{ .{ .pos = 0, .n_tokens = 6 }, .{ .pos = 6, .n_tokens = 1 }, .{ .pos = 700, .n_tokens = 1 }, .{ .pos = 701, .n_tokens = 2 } };
+            var res: [4 * V]f32 = undefined;
+            for (the_steps, 0..) |s, i| {
+                try ex.setInput(ids_, std.mem.sliceAsBytes(tokens[i..][0..s.n_tokens]));
+                try ex.poison();
+                try ex.compute(s);
+                _ = try ex.readOutput(out_, std.mem.sliceAsBytes(res[i * V ..][0..V]));
+            }
+            return res;
+        }
+    };
+    const ref_ex = try exec.Exec.plan(testing.allocator, &g, null, .{ .policy = .cpu, .n_threads = 1 });
+    defer ref_ex.deinit();
+    const ref = try Run.all(ref_ex, ids, out);
+    const has_dp = (try kmat.planMulMatWith(&ctx.report, .q8_0, 1, .{ .int_dot = true })).feature == .int_dot;
+    var scratch: [2]u64 = undefined;
+    for ([_]bool{ false, true }, 0..) |dp, i| {
+        const ex = try exec.Exec.plan(testing.allocator, &g, ctx, .{ .n_threads = 1, .int_dot = dp });
+        defer ex.deinit();
+        try testing.expectEqual(@as(u32, 0), ex.stats.fallbacks);
+        try testing.expect(ex.stats.gpu_scratch_bytes > 0); // the split-K partials
+        scratch[i] = ex.stats.gpu_scratch_bytes;
+        const got = try Run.all(ex, ids, out);
+        try expectClose(&ref, &got, 2e-2);
+    }
+    // The integer-dot mat-vec's Q8_1 activations are scratch too, where the device has it.
+    if (has_dp) try testing.expect(scratch[1] > scratch[0]) else try testing.expectEqual(scratch[0], scratch[1]);
     try vkt.expectNoValidationMessages(ctx);
 }

@@ -28,6 +28,7 @@ const std = @import("std");
 const vk = @import("../vk/vk.zig");
 const kernels = @import("kernels.zig");
 const GgmlType = @import("../gguf/types.zig").GgmlType;
+const wtypes = @import("../quant/weight_types.zig");
 
 const View = kernels.View;
 const Kernels = kernels.Kernels;
@@ -37,12 +38,13 @@ pub const Error = vk.Error || error{InvalidArgument};
 /// Token counts up to this use the mat-vec kernel (MAX_T in mul_mat_vec.comp).
 pub const max_vec_tokens = 8;
 
-/// Weight types every kernel here accepts.
-pub const weight_types = [_]GgmlType{ .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_k, .q5_k, .q6_k };
+/// Weight types every kernel here accepts: those of the weight-type table with a GPU decoder.
+pub const weight_types = wtypes.gpu_types;
+/// Weight types with the integer-dot-product mat-vec (mulMatQ).
+pub const int_dot_types = wtypes.int_dot_types;
 
 pub fn supportsType(t: GgmlType) bool {
-    for (weight_types) |s| if (s == t) return true;
-    return false;
+    return wtypes.onGpuType(t);
 }
 
 /// Push constants of mul_mat_vec.comp and mul_mat.comp (same block).
@@ -82,8 +84,8 @@ pub const Feature = enum { none, storage_16bit, float16, int_dot, coopmat_nv };
 
 /// The variant a device gets for one product, and its launch shape.
 pub const Plan = struct {
-    /// Row name in shaders/variants.zig.
-    name: []const u8,
+    /// The shader variant (a row of shaders/variants.zig).
+    shader: vk.Shader,
     kind: Kind,
     feature: Feature = .none,
     /// Workgroup size (spec constant 0).
@@ -97,13 +99,19 @@ pub const Plan = struct {
     pub fn spec(self: *const Plan) []const u32 {
         return if (self.kind == .tiled) &self.spec_buf else self.spec_buf[0..1];
     }
+
+    pub fn name(self: Plan) []const u8 {
+        return @tagName(self.shader);
+    }
 };
 
-fn variant(comptime prefix: []const u8, comptime suffix: []const u8, t: GgmlType) Error![]const u8 {
-    return switch (t) {
-        inline .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_k, .q5_k, .q6_k => |ct| prefix ++ @tagName(ct) ++ suffix,
-        else => error.Unsupported,
-    };
+/// The per-type variant `prefix ++ type ++ suffix` of `t`, resolved at comptime for every type
+/// of `types` (a family shaders/variants.zig generates for them: a missing row is a compile error).
+fn variant(comptime prefix: []const u8, comptime suffix: []const u8, comptime types: []const GgmlType, t: GgmlType) Error!vk.Shader {
+    inline for (types) |ct| {
+        if (t == ct) return @field(vk.Shader, prefix ++ @tagName(ct) ++ suffix);
+    }
+    return error.Unsupported;
 }
 
 fn floorPow2(x: u32) u32 {
@@ -153,18 +161,18 @@ pub fn planMulMatWith(report: *const vk.Report, t: GgmlType, n_tokens: u64, opts
         if (local < 1 or max_vec_tokens * local * 4 > shared) return error.Unsupported;
         const sg = opts.subgroup and report.hasSubgroupArithmetic() and report.subgroup_ops.basic;
         var p = Plan{
-            .name = if (sg) try variant("mul_mat_vec_", "_sg", t) else try variant("mul_mat_vec_", "", t),
+            .shader = if (sg) try variant("mul_mat_vec_", "_sg", weight_types, t) else try variant("mul_mat_vec_", "", weight_types, t),
             .kind = if (sg) .vec_subgroup else .vec,
             .local = local,
         };
         if (t == .f16 and opts.float16 and report.shader_float16) {
-            p.name = if (sg) "mul_mat_vec_f16_h16_sg" else "mul_mat_vec_f16_h16";
+            p.shader = if (sg) .mul_mat_vec_f16_h16_sg else .mul_mat_vec_f16_h16;
             p.feature = .float16;
         } else if (t == .f16 and opts.storage16 and report.storage_16bit) {
-            p.name = if (sg) "mul_mat_vec_f16_s16_sg" else "mul_mat_vec_f16_s16";
+            p.shader = if (sg) .mul_mat_vec_f16_s16_sg else .mul_mat_vec_f16_s16;
             p.feature = .storage_16bit;
-        } else if ((t == .q8_0 or t == .q4_0) and opts.int_dot and featureOk(report, .int_dot)) {
-            p.name = if (sg) try variant("mul_mat_vec_", "_dp_sg", t) else try variant("mul_mat_vec_", "_dp", t);
+        } else if (wtypes.of(t).?.gpu_int_dot and opts.int_dot and featureOk(report, .int_dot)) {
+            p.shader = if (sg) try variant("mul_mat_vec_", "_dp_sg", int_dot_types, t) else try variant("mul_mat_vec_", "_dp", int_dot_types, t);
             p.feature = .int_dot;
         }
         p.spec_buf[0] = local;
@@ -173,14 +181,14 @@ pub fn planMulMatWith(report: *const vk.Report, t: GgmlType, n_tokens: u64, opts
     // F16 on NV cooperative matrices: 64 x 32 tiles, 4 subgroups (untested: no such device here).
     if (t == .f16 and opts.coopmat and featureOk(report, .coopmat_nv)) {
         const local = 4 * report.subgroup_size;
-        return .{ .name = "mul_mat_f16_coopmat_nv", .kind = .tiled, .feature = .coopmat_nv, .local = local, .bm = 64, .bn = 32, .spec_buf = .{ local, 64, 32 } };
+        return .{ .shader = .mul_mat_f16_coopmat_nv, .kind = .tiled, .feature = .coopmat_nv, .local = local, .bm = 64, .bn = 32, .spec_buf = .{ local, 64, 32 } };
     }
     // Tiled: (bm + bn) * 16 floats of shared memory, (bm/4)*(bn/4) invocations.
     for ([_]u32{ 64, 32 }) |tile| {
         const local = (tile / 4) * (tile / 4);
         if (local <= max_wg and 2 * tile * 16 * 4 <= shared) {
             return .{
-                .name = try variant("mul_mat_", "", t),
+                .shader = try variant("mul_mat_", "", weight_types, t),
                 .kind = .tiled,
                 .local = local,
                 .bm = tile,
@@ -195,14 +203,14 @@ pub fn planMulMatWith(report: *const vk.Report, t: GgmlType, n_tokens: u64, opts
 /// The get_rows variant for weights of type `t`.
 pub fn planGetRows(report: *const vk.Report, t: GgmlType) Error!Plan {
     const local = floorPow2(@min(128, report.maxWorkgroup1D()));
-    var p = Plan{ .name = try variant("get_rows_", "", t), .kind = .vec, .local = local };
+    var p = Plan{ .shader = try variant("get_rows_", "", weight_types, t), .kind = .vec, .local = local };
     p.spec_buf[0] = local;
     return p;
 }
 
 /// Name of the variant the device behind `report` records for (t, n_tokens), for reports/logs.
 pub fn variantName(report: *const vk.Report, t: GgmlType, n_tokens: u64) Error![]const u8 {
-    return (try planMulMat(report, t, n_tokens)).name;
+    return (try planMulMat(report, t, n_tokens)).name();
 }
 
 // ---- argument checks ----
@@ -343,7 +351,7 @@ pub fn mulMatPlanQ(k: *Kernels, seq: *vk.Sequence, plan: Plan, w: View, x: View,
     if (!featureOk(&ctx.report, plan.feature)) return error.Unsupported;
     var xin = xb;
     if (plan.feature == .int_dot) {
-        if ((w.type != .q8_0 and w.type != .q4_0) or n_in % 32 != 0) return error.InvalidArgument;
+        if (!(wtypes.of(w.type) orelse return error.InvalidArgument).gpu_int_dot or n_in % 32 != 0) return error.InvalidArgument;
         const q = xq orelse return error.InvalidArgument;
         try checkOffset(k, q);
         const qbytes = q8ScratchBytes(n_in, n_tokens);
@@ -351,16 +359,16 @@ pub fn mulMatPlanQ(k: *Kernels, seq: *vk.Sequence, plan: Plan, w: View, x: View,
         if (q.offset + qbytes > qch.size_bytes or qbytes > ctx.report.max_storage_buffer_range) return error.InvalidArgument;
         xin = .{ .buffer = q.buf, .chunk = q.chunk, .offset = q.offset, .size = qbytes };
         const qlocal = k.local1D(64);
-        const qpl = try ctx.pipelines.get(.{ .name = "quantize_q8_1", .n_buffers = 2, .push_bytes = @sizeOf(QuantPush), .spec = &.{qlocal} });
+        const qpl = try ctx.pipelines.get(.{ .shader = .quantize_q8_1, .n_buffers = 2, .push_bytes = @sizeOf(QuantPush), .spec = &.{qlocal} });
         const n_blocks = n_tokens * (n_in / 32);
         const qg = vk.grid1D(&ctx.report, n_blocks, qlocal);
         const qp = QuantPush{ .n_in = try u32Of(n_in), .n_tokens = try u32Of(n_tokens), .x_stride = try u32Of(n_in), .grid_x = qg[0] * qlocal };
         try seq.dispatch(qpl, &.{ xb, xin }, std.mem.asBytes(&qp), qg);
         seq.barrier();
     } else if (xq != null) return error.InvalidArgument;
-    const pl = try ctx.pipelines.get(.{ .name = plan.name, .n_buffers = 3, .push_bytes = @sizeOf(MatPush), .spec = plan.spec() });
+    const pl = try ctx.pipelines.get(.{ .shader = plan.shader, .n_buffers = 3, .push_bytes = @sizeOf(MatPush), .spec = plan.spec() });
     ctx.log.debug("kernels: mul_mat {s} [{d}x{d}] x {d} tokens -> {s} (workgroup {d}, tile {d}x{d})", .{
-        w.type.name(), n_out, n_in, n_tokens, plan.name, plan.local, plan.bm, plan.bn,
+        w.type.name(), n_out, n_in, n_tokens, plan.name(), plan.local, plan.bm, plan.bn,
     });
 
     while (try parts.next()) |part| {
@@ -404,8 +412,8 @@ pub fn getRows(k: *Kernels, seq: *vk.Sequence, w: View, ids: View, out: View) Er
     const ob = try denseBinding(k, out);
 
     const plan = try planGetRows(&ctx.report, w.type);
-    const pl = try ctx.pipelines.get(.{ .name = plan.name, .n_buffers = 3, .push_bytes = @sizeOf(GetRowsPush), .spec = plan.spec() });
-    ctx.log.debug("kernels: get_rows {s} [{d}x{d}] x {d} ids -> {s}", .{ w.type.name(), w.ne[1], n_cols, n_ids, plan.name });
+    const pl = try ctx.pipelines.get(.{ .shader = plan.shader, .n_buffers = 3, .push_bytes = @sizeOf(GetRowsPush), .spec = plan.spec() });
+    ctx.log.debug("kernels: get_rows {s} [{d}x{d}] x {d} ids -> {s}", .{ w.type.name(), w.ne[1], n_cols, n_ids, plan.name() });
     const units_per_row = if (w.type.isQuantized()) n_cols / 4 else n_cols;
     const groups = vk.grid1D(&ctx.report, n_ids * units_per_row, plan.local);
     _ = try u32Of(@as(u64, groups[0]) * groups[1] * plan.local);

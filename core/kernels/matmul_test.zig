@@ -261,11 +261,11 @@ test "matmul: every type and variant matches the CPU (mat-vec and tiled, odd sha
                 try gpuMatmul(&k, &wbuf, &w, x, sh.n_tokens, if (pi == 0) null else p, got);
                 const e_exact = normErr(want, got);
                 const e_cpu = normErr(cpu, got);
-                if (verbose) std.debug.print("{s:<22} n_out {d:>3} n_in {d:>3} tokens {d:>2}: exact {e:.2} cpu {e:.2}\n", .{ p.name, w.n_out, w.n_in, sh.n_tokens, e_exact, e_cpu });
+                if (verbose) std.debug.print("{s:<22} n_out {d:>3} n_in {d:>3} tokens {d:>2}: exact {e:.2} cpu {e:.2}\n", .{ p.name(), w.n_out, w.n_in, sh.n_tokens, e_exact, e_cpu });
                 worst_exact[ti] = @max(worst_exact[ti], e_exact);
                 worst_cpu[ti] = @max(worst_cpu[ti], e_cpu);
                 if (e_exact > exactBound(p) or e_cpu > @max(cpuBound(t), exactBound(p))) {
-                    std.debug.print("matmul {s} ({s}) n_out {d} n_in {d} tokens {d}: error vs exact {e}, vs cpu {e}\n", .{ t.name(), p.name, w.n_out, w.n_in, sh.n_tokens, e_exact, e_cpu });
+                    std.debug.print("matmul {s} ({s}) n_out {d} n_in {d} tokens {d}: error vs exact {e}, vs cpu {e}\n", .{ t.name(), p.name(), w.n_out, w.n_in, sh.n_tokens, e_exact, e_cpu });
                     return error.TestUnexpectedResult;
                 }
             }
@@ -327,7 +327,7 @@ test "matmul: F16 mat-vec variants (16-bit storage, fp16 arithmetic) where the d
                 const bound = (std.math.pow(f64, 2, -10) + @as(f64, @floatFromInt(n_in)) * std.math.pow(f64, 2, -24)) * abs_sum + 1e-6;
                 const e = @abs(@as(f64, got[t * w.n_out + row]) - want[t * w.n_out + row]);
                 if (!(e <= bound)) {
-                    std.debug.print("{s} n_in {d} tokens {d} out {d}/{d}: err {e} > bound {e}\n", .{ h16.name, n_in, n_tokens, t, row, e, bound });
+                    std.debug.print("{s} n_in {d} tokens {d} out {d}/{d}: err {e} > bound {e}\n", .{ h16.name(), n_in, n_tokens, t, row, e, bound });
                     return error.TestUnexpectedResult;
                 }
             };
@@ -374,7 +374,7 @@ test "matmul: Q8_0 / Q4_0 integer dot product mat-vec (int8 activations) where t
     var worst_exact: f64 = 0;
     var worst_cpu: f64 = 0;
     var worst_ratio: f64 = 0;
-    for ([_]GgmlType{ .q8_0, .q4_0 }) |wt| for ([_]usize{ 64, 192, 1024 }, 0..) |n_in, si| for ([_]usize{ 1, 3, 8 }) |n_tokens| {
+    for (mm.int_dot_types) |wt| for ([_]usize{ 64, 192, 1024 }, 0..) |n_in, si| for ([_]usize{ 1, 3, 8 }) |n_tokens| {
         var w = try Weights.init(wt, 37, n_in, 6000 + si);
         defer w.deinit();
         var wbuf = try w.upload(ctx, null);
@@ -550,23 +550,23 @@ test "matmul: variant choice follows the report" {
     r.storage_16bit = true;
     r.shader_float16 = true;
     try testing.expectEqualStrings("mul_mat_vec_f16_s16_sg", try mm.variantName(&r, .f16, 1));
-    try testing.expectEqualStrings("mul_mat_vec_f16_h16_sg", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true })).name);
-    try testing.expectEqualStrings("mul_mat_vec_f16_h16", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true, .subgroup = false })).name);
+    try testing.expectEqualStrings("mul_mat_vec_f16_h16_sg", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true })).name());
+    try testing.expectEqualStrings("mul_mat_vec_f16_h16", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true, .subgroup = false })).name());
     try testing.expectEqualStrings("mul_mat_f16", try mm.variantName(&r, .f16, 9));
-    try testing.expectEqualStrings("mul_mat_vec_q8_0_sg", (try mm.planMulMatWith(&r, .q8_0, 1, .{ .float16 = true })).name);
+    try testing.expectEqualStrings("mul_mat_vec_q8_0_sg", (try mm.planMulMatWith(&r, .q8_0, 1, .{ .float16 = true })).name());
     r.integer_dot_product = true;
     r.shader_int8 = true;
-    try testing.expectEqualStrings("mul_mat_vec_q8_0_dp_sg", (try mm.planMulMatWith(&r, .q8_0, 8, .{ .int_dot = true })).name);
-    try testing.expectEqualStrings("mul_mat_q8_0", (try mm.planMulMatWith(&r, .q8_0, 9, .{ .int_dot = true })).name);
-    try testing.expectEqualStrings("mul_mat_vec_q4_0_dp", (try mm.planMulMatWith(&r, .q4_0, 1, .{ .int_dot = true, .subgroup = false })).name);
-    try testing.expectEqualStrings("mul_mat_vec_q4_1_sg", (try mm.planMulMatWith(&r, .q4_1, 1, .{ .int_dot = true })).name);
+    try testing.expectEqualStrings("mul_mat_vec_q8_0_dp_sg", (try mm.planMulMatWith(&r, .q8_0, 8, .{ .int_dot = true })).name());
+    try testing.expectEqualStrings("mul_mat_q8_0", (try mm.planMulMatWith(&r, .q8_0, 9, .{ .int_dot = true })).name());
+    try testing.expectEqualStrings("mul_mat_vec_q4_0_dp", (try mm.planMulMatWith(&r, .q4_0, 1, .{ .int_dot = true, .subgroup = false })).name());
+    try testing.expectEqualStrings("mul_mat_vec_q4_1_sg", (try mm.planMulMatWith(&r, .q4_1, 1, .{ .int_dot = true })).name());
     try testing.expectEqualStrings("mul_mat_vec_q8_0_sg", try mm.variantName(&r, .q8_0, 1));
     r.subgroup_size = 32;
     r.cooperative_matrix_nv = true;
     const cm = try mm.planMulMat(&r, .f16, 64);
-    try testing.expectEqualStrings("mul_mat_f16_coopmat_nv", cm.name);
+    try testing.expectEqualStrings("mul_mat_f16_coopmat_nv", cm.name());
     try testing.expectEqual(@as(u32, 128), cm.local);
-    try testing.expectEqualStrings("mul_mat_f16", (try mm.planMulMatWith(&r, .f16, 64, .{ .coopmat = false })).name);
+    try testing.expectEqualStrings("mul_mat_f16", (try mm.planMulMatWith(&r, .f16, 64, .{ .coopmat = false })).name());
     try testing.expectEqualStrings("mul_mat_q8_0", try mm.variantName(&r, .q8_0, 64));
     try testing.expectEqualStrings("mul_mat_vec_f16_s16_sg", try mm.variantName(&r, .f16, 8));
     r.applyProfile(.v3dv);
@@ -575,8 +575,8 @@ test "matmul: variant choice follows the report" {
     // cooperative matrix.
     try testing.expectEqualStrings("mul_mat_f16", try mm.variantName(&r, .f16, 64));
     try testing.expectEqualStrings("mul_mat_vec_f16_s16", try mm.variantName(&r, .f16, 1));
-    try testing.expectEqualStrings("mul_mat_vec_f16_s16", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true })).name);
-    try testing.expectEqualStrings("mul_mat_vec_q8_0", (try mm.planMulMatWith(&r, .q8_0, 1, .{ .int_dot = true })).name);
+    try testing.expectEqualStrings("mul_mat_vec_f16_s16", (try mm.planMulMatWith(&r, .f16, 1, .{ .float16 = true })).name());
+    try testing.expectEqualStrings("mul_mat_vec_q8_0", (try mm.planMulMatWith(&r, .q8_0, 1, .{ .int_dot = true })).name());
     const tiled = try mm.planMulMat(&r, .f16, 64);
     try testing.expectEqual(@as(u32, 256), tiled.local);
     try testing.expect(2 * tiled.bm * 16 * 4 <= r.max_compute_shared_memory_size);

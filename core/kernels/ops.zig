@@ -17,12 +17,13 @@
 const std = @import("std");
 const vk = @import("../vk/vk.zig");
 const kernels = @import("kernels.zig");
-const cpu_ops = @import("../cpu/ops.zig");
+const params = @import("../params.zig");
 
 pub const View = kernels.View;
 pub const Kernels = kernels.Kernels;
-pub const RopeParams = cpu_ops.RopeParams;
-pub const RopeMode = cpu_ops.RopeMode;
+pub const RopeParams = params.Rope;
+pub const RopeMode = params.RopeMode;
+pub const AttentionParams = params.Attention;
 
 pub const Error = vk.Error || error{BadShape};
 
@@ -45,8 +46,8 @@ fn useSubgroup(k: *const Kernels) bool {
     return k.ctx.report.hasSubgroupArithmetic();
 }
 
-fn pipe(k: *Kernels, name: []const u8, n_buffers: u32, push_bytes: u32, local: u32) Error!*const vk.Pipeline {
-    return k.ctx.pipelines.get(.{ .name = name, .n_buffers = n_buffers, .push_bytes = push_bytes, .spec = &.{local} });
+fn pipe(k: *Kernels, name: vk.Shader, n_buffers: u32, push_bytes: u32, local: u32) Error!*const vk.Pipeline {
+    return k.ctx.pipelines.get(.{ .shader = name, .n_buffers = n_buffers, .push_bytes = push_bytes, .spec = &.{local} });
 }
 
 fn u32of(v: u64) Error!u32 {
@@ -91,8 +92,8 @@ pub fn rmsNorm(k: *Kernels, seq: *vk.Sequence, x: View, weight: ?View, eps: f32,
     }
     const n_rows = x.nRows();
     const local = rowLocal(k, x.ne[0]);
-    const name = if (useSubgroup(k)) "rms_norm_f32_sg" else "rms_norm_f32";
-    k.ctx.log.debug("ops: rms_norm {d}x{d}: {s}, workgroup {d}", .{ n_rows, x.ne[0], name, local });
+    const name: vk.Shader = if (useSubgroup(k)) .rms_norm_f32_sg else .rms_norm_f32;
+    k.ctx.log.debug("ops: rms_norm {d}x{d}: {s}, workgroup {d}", .{ n_rows, x.ne[0], @tagName(name), local });
     const pl = try pipe(k, name, 3, @sizeOf(NormPush), local);
     const push = NormPush{ .n_cols = try u32of(x.ne[0]), .n_rows = try u32of(n_rows), .has_weight = @intFromBool(weight != null), .eps = eps };
     const wb = (weight orelse x).binding();
@@ -114,8 +115,8 @@ pub fn layerNorm(k: *Kernels, seq: *vk.Sequence, x: View, weight: ?View, bias: ?
     };
     const n_rows = x.nRows();
     const local = rowLocal(k, x.ne[0]);
-    const name = if (useSubgroup(k)) "norm_f32_sg" else "norm_f32";
-    k.ctx.log.debug("ops: layer_norm {d}x{d}: {s}, workgroup {d}", .{ n_rows, x.ne[0], name, local });
+    const name: vk.Shader = if (useSubgroup(k)) .norm_f32_sg else .norm_f32;
+    k.ctx.log.debug("ops: layer_norm {d}x{d}: {s}, workgroup {d}", .{ n_rows, x.ne[0], @tagName(name), local });
     const pl = try pipe(k, name, 4, @sizeOf(LayerNormPush), local);
     const push = LayerNormPush{
         .n_cols = try u32of(x.ne[0]),
@@ -135,7 +136,7 @@ comptime {
     std.debug.assert(@sizeOf(BinaryPush) == 12 and @sizeOf(UnaryPush) == 12);
 }
 
-fn binary(k: *Kernels, seq: *vk.Sequence, name: []const u8, a: View, b: View, out: View, allow_broadcast: bool) Error!void {
+fn binary(k: *Kernels, seq: *vk.Sequence, name: vk.Shader, a: View, b: View, out: View, allow_broadcast: bool) Error!void {
     try expectF32(a);
     try expectF32(b);
     try expectF32(out);
@@ -155,20 +156,20 @@ fn binary(k: *Kernels, seq: *vk.Sequence, name: []const u8, a: View, b: View, ou
 
 /// out = a + b; b is the same shape as a or one row of a.ne[0] broadcast to every row.
 pub fn add(k: *Kernels, seq: *vk.Sequence, a: View, b: View, out: View) Error!void {
-    return binary(k, seq, "add_f32", a, b, out, true);
+    return binary(k, seq, .add_f32, a, b, out, true);
 }
 
 /// out = a * b; b is the same shape as a or one row of a.ne[0] broadcast to every row.
 pub fn mul(k: *Kernels, seq: *vk.Sequence, a: View, b: View, out: View) Error!void {
-    return binary(k, seq, "mul_f32", a, b, out, true);
+    return binary(k, seq, .mul_f32, a, b, out, true);
 }
 
 /// out = silu(gate) * up, element-wise; all three the same number of elements.
 pub fn swiglu(k: *Kernels, seq: *vk.Sequence, gate: View, up: View, out: View) Error!void {
-    return binary(k, seq, "swiglu_f32", gate, up, out, false);
+    return binary(k, seq, .swiglu_f32, gate, up, out, false);
 }
 
-fn unary(k: *Kernels, seq: *vk.Sequence, name: []const u8, x: View, s: f32, out: View) Error!void {
+fn unary(k: *Kernels, seq: *vk.Sequence, name: vk.Shader, x: View, s: f32, out: View) Error!void {
     try expectF32(x);
     try expectF32(out);
     const n = x.nElements();
@@ -184,17 +185,17 @@ fn unary(k: *Kernels, seq: *vk.Sequence, name: []const u8, x: View, s: f32, out:
 
 /// out = x * s.
 pub fn scale(k: *Kernels, seq: *vk.Sequence, x: View, s: f32, out: View) Error!void {
-    return unary(k, seq, "scale_f32", x, s, out);
+    return unary(k, seq, .scale_f32, x, s, out);
 }
 
 /// out = x / (1 + e^-x).
 pub fn silu(k: *Kernels, seq: *vk.Sequence, x: View, out: View) Error!void {
-    return unary(k, seq, "silu_f32", x, 0, out);
+    return unary(k, seq, .silu_f32, x, 0, out);
 }
 
 /// out = ggml's tanh-form GELU of x.
 pub fn gelu(k: *Kernels, seq: *vk.Sequence, x: View, out: View) Error!void {
-    return unary(k, seq, "gelu_f32", x, 0, out);
+    return unary(k, seq, .gelu_f32, x, 0, out);
 }
 
 // ---- softmax ----
@@ -228,8 +229,8 @@ pub fn softmax(k: *Kernels, seq: *vk.Sequence, x: View, opts: SoftmaxOptions, ou
     try checkRange(k, out);
     const n_rows = try u32of(x.nRows());
     const local = rowLocal(k, x.ne[0]);
-    const name = if (useSubgroup(k)) "softmax_f32_sg" else "softmax_f32";
-    k.ctx.log.debug("ops: softmax {d}x{d}: {s}, workgroup {d}", .{ n_rows, x.ne[0], name, local });
+    const name: vk.Shader = if (useSubgroup(k)) .softmax_f32_sg else .softmax_f32;
+    k.ctx.log.debug("ops: softmax {d}x{d}: {s}, workgroup {d}", .{ n_rows, x.ne[0], @tagName(name), local });
     const pl = try pipe(k, name, 3, @sizeOf(SoftmaxPush), local);
     const push = SoftmaxPush{
         .n_cols = try u32of(x.ne[0]),
@@ -255,7 +256,7 @@ pub fn lastRow(k: *Kernels, seq: *vk.Sequence, x: View, out: View) Error!void {
     try checkRange(k, x);
     try checkRange(k, out);
     const local = localPow2(k, 256);
-    const pl = try pipe(k, "last_row_f32", 3, @sizeOf(StepRowsPush), local);
+    const pl = try pipe(k, .last_row_f32, 3, @sizeOf(StepRowsPush), local);
     const groups = vk.grid1D(&k.ctx.report, x.ne[0], local);
     const push = StepRowsPush{ .n = try u32of(x.ne[0]), .grid_x = groups[0] * local };
     try seq.dispatch(pl, &.{ k.paramsBinding(), x.binding(), out.binding() }, std.mem.asBytes(&push), groups);
@@ -269,7 +270,7 @@ pub fn positions(k: *Kernels, seq: *vk.Sequence, out: View) Error!void {
     const n = out.nElements();
     if (n == 0) return error.BadShape;
     const local = localPow2(k, 256);
-    const pl = try pipe(k, "positions_i32", 2, @sizeOf(StepRowsPush), local);
+    const pl = try pipe(k, .positions_i32, 2, @sizeOf(StepRowsPush), local);
     const groups = vk.grid1D(&k.ctx.report, n, local);
     const push = StepRowsPush{ .n = try u32of(n), .grid_x = groups[0] * local };
     try seq.dispatch(pl, &.{ k.paramsBinding(), out.binding() }, std.mem.asBytes(&push), groups);
@@ -285,12 +286,12 @@ const CpyPush = extern struct { n: u32, grid_x: u32 };
 pub fn cpy(k: *Kernels, seq: *vk.Sequence, src: View, dst: View) Error!void {
     const n = src.nElements();
     if (dst.nElements() != n or n == 0) return error.BadShape;
-    const name: []const u8 = if (src.type == .f32 and dst.type == .f16)
-        "cpy_f32_f16"
+    const name: vk.Shader = if (src.type == .f32 and dst.type == .f16)
+        .cpy_f32_f16
     else if (src.type == .f16 and dst.type == .f32)
-        "cpy_f16_f32"
+        .cpy_f16_f32
     else if (src.type == .f32 and dst.type == .f32)
-        "cpy_f32_f32"
+        .cpy_f32_f32
     else
         return error.Unsupported;
     try checkRange(k, src);
@@ -335,7 +336,7 @@ pub fn rope(k: *Kernels, seq: *vk.Sequence, x: View, n_head: u32, head_dim: u32,
     const n_tokens = n / per_tok;
     const n_rot: u32 = @intCast(p.n_rot);
     const local = localPow2(k, 256);
-    const pl = try pipe(k, "rope_f32", 3, @sizeOf(RopePush), local);
+    const pl = try pipe(k, .rope_f32, 3, @sizeOf(RopePush), local);
     const n_inv = n_tokens * n_head * (head_dim - n_rot / 2);
     const groups = vk.grid1D(&k.ctx.report, n_inv, local);
     const push = RopePush{
@@ -343,9 +344,9 @@ pub fn rope(k: *Kernels, seq: *vk.Sequence, x: View, n_head: u32, head_dim: u32,
         .n_head = n_head,
         .head_dim = head_dim,
         .n_rot = n_rot,
-        .mode = @intFromEnum(p.mode),
+        .mode = @intFromBool(p.mode == .neox),
         // Exactly as cpu_ops.rope computes it.
-        .theta_scale = std.math.pow(f32, p.freq_base, -2.0 / @as(f32, @floatFromInt(n_rot))),
+        .theta_scale = p.thetaScale(),
         .freq_scale = p.freq_scale,
         .grid_x = groups[0] * local,
     };
@@ -374,7 +375,7 @@ pub fn kvStore(k: *Kernels, seq: *vk.Sequence, src: View, cache: View) Error!voi
     try checkRange(k, cache);
     const n_tokens = src.nRows();
     const local = localPow2(k, 256);
-    const pl = try pipe(k, if (is_f16) "kv_store_f16" else "kv_store_f32", 3, @sizeOf(KvStorePush), local);
+    const pl = try pipe(k, if (is_f16) .kv_store_f16 else .kv_store_f32, 3, @sizeOf(KvStorePush), local);
     const n_inv = if (is_f16) n_tokens * row / 2 else n_tokens * row;
     const groups = vk.grid1D(&k.ctx.report, n_inv, local);
     const push = KvStorePush{ .row = try u32of(row), .n_ctx = try u32of(cache.nRows()), .n_tokens = try u32of(n_tokens), .grid_x = groups[0] * local };
@@ -382,17 +383,6 @@ pub fn kvStore(k: *Kernels, seq: *vk.Sequence, src: View, cache: View) Error!voi
 }
 
 // ---- attention ----
-
-pub const AttentionShape = struct {
-    n_head: u32,
-    n_head_kv: u32,
-    head_dim: u32,
-    /// Score scale; null = 1/sqrt(head_dim).
-    scale: ?f32 = null,
-    /// f32 scratch of attentionScratchBytes() bytes, enabling the split-K variant when
-    /// attentionSplits() > 1 (few queries over a long context); null = always single pass.
-    scratch: ?View = null,
-};
 
 const AttentionPush = extern struct { n_tokens: u32, n_head: u32, n_head_kv: u32, head_dim: u32, n_ctx: u32, scale: f32, chunk: u32, n_split: u32 };
 const CombinePush = extern struct { n_tokens: u32, n_head: u32, head_dim: u32, n_split: u32 };
@@ -412,14 +402,38 @@ pub fn attentionSplits(n_tokens: u64, n_head: u32, n_ctx: u64) u32 {
 }
 
 /// Bytes of f32 scratch split-K attention needs (0 when attentionSplits() is 1).
-pub fn attentionScratchBytes(n_tokens: u64, s: AttentionShape, n_ctx: u64) u64 {
+pub fn attentionScratchBytes(n_tokens: u64, s: AttentionParams, n_ctx: u64) u64 {
     const n_split = attentionSplits(n_tokens, s.n_head, n_ctx);
     if (n_split == 1) return 0;
     return n_tokens * s.n_head * n_split * (@as(u64, s.head_dim) + 2) * 4;
 }
 
 /// Largest head_dim attention supports (shaders/attention.comp MAX_D2 pairs).
-pub const max_head_dim = 512;
+pub const max_head_dim = params.max_head_dim;
+
+/// Whether this device runs attention() for `p` over up to `n_tokens` queries: the limits
+/// attention() enforces, for the executor's placement (one place for each limit).
+pub fn attentionFits(report: *const vk.Report, p: AttentionParams, n_tokens: u64) bool {
+    const local = std.math.floorPowerOfTwo(u32, @max(@min(wg_max, report.maxWorkgroup1D()), 1));
+    if (p.head_dim == 0 or p.head_dim % 2 != 0 or p.head_dim > max_head_dim) return false;
+    if (p.head_dim / 2 > 4 * local) return false; // DPT pairs per lane
+    return p.n_head <= report.max_compute_work_group_count[0] and n_tokens <= report.max_compute_work_group_count[1];
+}
+
+/// Whether kvStore() takes a cache of `cache_type` with rows of `row` elements.
+pub fn kvStoreFits(cache_type: @import("../gguf/types.zig").GgmlType, row: u64) bool {
+    return switch (cache_type) {
+        .f32 => true,
+        .f16 => row % 2 == 0,
+        else => false,
+    };
+}
+
+/// Whether add() / mul() take a second operand of n_b elements for a first of n_a in rows of
+/// ne0: the same size, or one row broadcast.
+pub fn binaryFits(n_a: u64, n_b: u64, ne0: u64) bool {
+    return n_b == n_a or n_b == ne0;
+}
 
 /// out[t,h,:] = Σ_j softmax_j(q[t,h]·k[j,h/g] · scale) v[j,h/g] over j ≤ StepParams.pos + t
 /// (cpu_ops.attention with pos0 = StepParams.pos; for the last token of a step that is
@@ -428,10 +442,10 @@ pub const max_head_dim = 512;
 /// head_dim], both F16 or both F32, this step's rows already stored (kvStore + barrier).
 /// head_dim even and ≤ max_head_dim; n_head a multiple of n_head_kv.
 /// Variants: one workgroup per (head, token) walking all keys in tiles (`attention_f16/f32`),
-/// or, with s.scratch and attentionSplits() > 1, split-K: workgroups per (head, token, key
+/// or, with `scratch` (f32, attentionScratchBytes() bytes) and attentionSplits() > 1, split-K: workgroups per (head, token, key
 /// chunk) write partials, a barrier, then `attention_combine_f32` merges them into out. `_sg`
 /// reductions when the report has subgroup arithmetic.
-pub fn attention(k: *Kernels, seq: *vk.Sequence, q: View, k_cache: View, v_cache: View, s: AttentionShape, out: View) Error!void {
+pub fn attention(k: *Kernels, seq: *vk.Sequence, q: View, k_cache: View, v_cache: View, s: AttentionParams, scratch: ?View, out: View) Error!void {
     try expectF32(q);
     try expectF32(out);
     if (s.head_dim == 0 or s.head_dim % 2 != 0 or s.head_dim > max_head_dim) return error.BadShape;
@@ -452,11 +466,10 @@ pub fn attention(k: *Kernels, seq: *vk.Sequence, q: View, k_cache: View, v_cache
     if (n_tokens > n_ctx) return error.BadShape;
     for ([_]View{ q, k_cache, v_cache, out }) |v| try checkRange(k, v);
     const local = localPow2(k, 256);
-    if (s.head_dim / 2 > 4 * local) return error.Unsupported; // DPT pairs per lane
-    if (s.n_head > k.ctx.report.max_compute_work_group_count[0] or n_tokens > k.ctx.report.max_compute_work_group_count[1]) return error.Unsupported;
+    if (!attentionFits(&k.ctx.report, s, n_tokens)) return error.Unsupported;
     const sg = useSubgroup(k);
     var n_split: u32 = 1;
-    if (s.scratch) |scr| {
+    if (scratch) |scr| {
         n_split = @min(attentionSplits(n_tokens, s.n_head, n_ctx), k.ctx.report.max_compute_work_group_count[2]);
         if (n_split > 1) {
             try expectF32(scr);
@@ -465,11 +478,11 @@ pub fn attention(k: *Kernels, seq: *vk.Sequence, q: View, k_cache: View, v_cache
         }
     }
     const split = n_split > 1;
-    const name = if (split)
-        (if (is_f16) (if (sg) "attention_split_f16_sg" else "attention_split_f16") else (if (sg) "attention_split_f32_sg" else "attention_split_f32"))
+    const name: vk.Shader = if (split)
+        (if (is_f16) (if (sg) .attention_split_f16_sg else .attention_split_f16) else (if (sg) .attention_split_f32_sg else .attention_split_f32))
     else
-        (if (is_f16) (if (sg) "attention_f16_sg" else "attention_f16") else (if (sg) "attention_f32_sg" else "attention_f32"));
-    k.ctx.log.debug("ops: attention {d} tokens x {d}/{d} heads x {d}, n_ctx {d}: {s} ({d} splits), workgroup {d}", .{ n_tokens, s.n_head, s.n_head_kv, s.head_dim, n_ctx, name, n_split, local });
+        (if (is_f16) (if (sg) .attention_f16_sg else .attention_f16) else (if (sg) .attention_f32_sg else .attention_f32));
+    k.ctx.log.debug("ops: attention {d} tokens x {d}/{d} heads x {d}, n_ctx {d}: {s} ({d} splits), workgroup {d}", .{ n_tokens, s.n_head, s.n_head_kv, s.head_dim, n_ctx, @tagName(name), n_split, local });
     const pl = try pipe(k, name, 5, @sizeOf(AttentionPush), local);
     const push = AttentionPush{
         .n_tokens = try u32of(n_tokens),
@@ -477,18 +490,18 @@ pub fn attention(k: *Kernels, seq: *vk.Sequence, q: View, k_cache: View, v_cache
         .n_head_kv = s.n_head_kv,
         .head_dim = s.head_dim,
         .n_ctx = try u32of(n_ctx),
-        .scale = s.scale orelse 1.0 / @sqrt(@as(f32, @floatFromInt(s.head_dim))),
+        .scale = s.scaleOrDefault(),
         .chunk = try u32of((n_ctx + n_split - 1) / n_split),
         .n_split = n_split,
     };
-    const dst = if (split) s.scratch.? else out;
+    const dst = if (split) scratch.? else out;
     try seq.dispatch(pl, &.{ k.paramsBinding(), q.binding(), k_cache.binding(), v_cache.binding(), dst.binding() }, std.mem.asBytes(&push), .{ s.n_head, @intCast(n_tokens), n_split });
     if (!split) return;
     seq.barrier();
     const cl = localPow2(k, @intCast(@min(std.math.ceilPowerOfTwo(u32, s.head_dim) catch 256, 256)));
-    const cpl = try pipe(k, "attention_combine_f32", 3, @sizeOf(CombinePush), cl);
+    const cpl = try pipe(k, .attention_combine_f32, 3, @sizeOf(CombinePush), cl);
     const cpush = CombinePush{ .n_tokens = push.n_tokens, .n_head = s.n_head, .head_dim = s.head_dim, .n_split = n_split };
-    try seq.dispatch(cpl, &.{ k.paramsBinding(), s.scratch.?.binding(), out.binding() }, std.mem.asBytes(&cpush), .{ s.n_head, @intCast(n_tokens), 1 });
+    try seq.dispatch(cpl, &.{ k.paramsBinding(), scratch.?.binding(), out.binding() }, std.mem.asBytes(&cpush), .{ s.n_head, @intCast(n_tokens), 1 });
 }
 
 test {

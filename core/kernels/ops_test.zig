@@ -454,26 +454,28 @@ fn attentionCase(e: *Env, rng: std.Random, c: AttnCase, use_f16: bool, split: bo
     const kv = if (use_f16) try e.f16View(k16, row, c.n_ctx) else try e.f32View(kf, row, c.n_ctx);
     const vv = if (use_f16) try e.f16View(v16, row, c.n_ctx) else try e.f32View(vf, row, c.n_ctx);
     try e.params(c.pos, c.n_tokens);
-    var shape = ops.AttentionShape{ .n_head = c.n_head, .n_head_kv = c.n_head_kv, .head_dim = c.head_dim };
+    const shape = ops.AttentionParams{ .n_head = c.n_head, .n_head_kv = c.n_head_kv, .head_dim = c.head_dim };
     const scratch_bytes = ops.attentionScratchBytes(c.n_tokens, shape, c.n_ctx);
+    var scratch: ?View = null;
     if (split) {
         try testing.expect(scratch_bytes > 0);
-        shape.scratch = try e.f32View(null, scratch_bytes / 4, 1);
+        scratch = try e.f32View(null, scratch_bytes / 4, 1);
     }
     const R = struct {
         qv: View,
         kv: View,
         vv: View,
         ov: View,
-        shape: ops.AttentionShape,
+        shape: ops.AttentionParams,
+        scratch: ?View,
         pub fn record(s: @This(), k: *kernels.Kernels, seq: *vk.Sequence) !void {
-            try ops.attention(k, seq, s.qv, s.kv, s.vv, s.shape, s.ov);
+            try ops.attention(k, seq, s.qv, s.kv, s.vv, s.shape, s.scratch, s.ov);
         }
     };
-    try run(e, &.{ov}, R{ .qv = qv, .kv = kv, .vv = vv, .ov = ov, .shape = shape });
+    try run(e, &.{ov}, R{ .qv = qv, .kv = kv, .vv = vv, .ov = ov, .shape = shape, .scratch = scratch });
     try e.read(ov, got);
-    const p = cpu.AttentionParams{ .n_tokens = c.n_tokens, .n_head = c.n_head, .n_head_kv = c.n_head_kv, .head_dim = c.head_dim, .pos0 = c.pos, .n_ctx = c.n_ctx };
-    try cpu.attention(null, q, if (use_f16) .{ .f16 = k16 } else .{ .f32 = kf }, if (use_f16) .{ .f16 = v16 } else .{ .f32 = vf }, p, ref);
+    const st = cpu.AttentionStep{ .n_tokens = c.n_tokens, .pos0 = c.pos, .n_ctx = c.n_ctx };
+    try cpu.attention(null, q, if (use_f16) .{ .f16 = k16 } else .{ .f32 = kf }, if (use_f16) .{ .f16 = v16 } else .{ .f32 = vf }, shape, st, ref);
     const name = if (split) (if (use_f16) "attention split f16" else "attention split f32") else (if (use_f16) "attention f16" else "attention f32");
     try expectErr(name, relErr(ref, got), 2e-5);
 }
@@ -501,8 +503,8 @@ test "ops: attention over F16 and F32 caches (GQA, prompt batches, 4096 context)
     try seq.begin();
     const q = try e.f32View(null, 5 * 40, 1);
     const kc = try e.f32View(null, 2 * 40, 8);
-    try testing.expectError(error.BadShape, ops.attention(&e.k, &seq, q, kc, kc, .{ .n_head = 5, .n_head_kv = 2, .head_dim = 40 }, q));
-    try testing.expectError(error.BadShape, ops.attention(&e.k, &seq, q, kc, try e.f16View(null, 80, 8), .{ .n_head = 5, .n_head_kv = 1, .head_dim = 40 }, q));
+    try testing.expectError(error.BadShape, ops.attention(&e.k, &seq, q, kc, kc, .{ .n_head = 5, .n_head_kv = 2, .head_dim = 40 }, null, q));
+    try testing.expectError(error.BadShape, ops.attention(&e.k, &seq, q, kc, try e.f16View(null, 80, 8), .{ .n_head = 5, .n_head_kv = 1, .head_dim = 40 }, null, q));
     try seq.end();
     try vkt.expectNoValidationMessages(e.ctx);
 }
@@ -539,7 +541,7 @@ test "ops: rope + kv_store + attention recorded once, replayed per step via Step
         try ops.kvStore(&e.k, &seq, kr, kc);
         try ops.kvStore(&e.k, &seq, vv, vc);
         seq.barrier();
-        try ops.attention(&e.k, &seq, qr, kc, vc, .{ .n_head = n_head, .n_head_kv = n_head_kv, .head_dim = head_dim }, ov);
+        try ops.attention(&e.k, &seq, qr, kc, vc, .{ .n_head = n_head, .n_head_kv = n_head_kv, .head_dim = head_dim }, null, ov);
         try seq.end();
 
         // CPU state: the caches as the GPU holds them (f16-rounded for an F16 cache).
@@ -570,7 +572,7 @@ test "ops: rope + kv_store + attention recorded once, replayed per step via Step
             }
             const ref = try a.alloc(f32, nt * qrow);
             defer a.free(ref);
-            try cpu.attention(null, q, .{ .f32 = &kcache }, .{ .f32 = &vcache }, .{ .n_tokens = nt, .n_head = n_head, .n_head_kv = n_head_kv, .head_dim = head_dim, .pos0 = pos, .n_ctx = n_ctx }, ref);
+            try cpu.attention(null, q, .{ .f32 = &kcache }, .{ .f32 = &vcache }, .{ .n_head = n_head, .n_head_kv = n_head_kv, .head_dim = head_dim }, .{ .n_tokens = nt, .pos0 = pos, .n_ctx = n_ctx }, ref);
             const got = try a.alloc(f32, nt * qrow);
             defer a.free(got);
             try e.read(ov, got);

@@ -444,24 +444,18 @@ pub const Model = struct {
             // K/V rows of these positions into the cache, then attention over 0..pos
             const stride = @as(usize, self.n_ctx) * kvd;
             const off = il * stride;
-            const ap = ops.AttentionParams{
-                .n_tokens = n,
-                .n_head = hp.n_head,
-                .n_head_kv = hp.n_head_kv,
-                .head_dim = hp.head_dim,
-                .pos0 = pos0,
-                .n_ctx = self.n_ctx,
-            };
+            const ap = ops.AttentionParams{ .n_head = hp.n_head, .n_head_kv = hp.n_head_kv, .head_dim = hp.head_dim };
+            const as = ops.AttentionStep{ .n_tokens = n, .pos0 = pos0, .n_ctx = self.n_ctx };
             switch (self.kv) {
                 .f16 => |c| {
                     try ops.f32ToF16(k, c.k[off + pos0 * kvd ..][0 .. n * kvd]);
                     try ops.f32ToF16(v, c.v[off + pos0 * kvd ..][0 .. n * kvd]);
-                    try ops.attention(pool, q, .{ .f16 = c.k[off..][0..stride] }, .{ .f16 = c.v[off..][0..stride] }, ap, attn);
+                    try ops.attention(pool, q, .{ .f16 = c.k[off..][0..stride] }, .{ .f16 = c.v[off..][0..stride] }, ap, as, attn);
                 },
                 .f32 => |c| {
                     @memcpy(c.k[off + pos0 * kvd ..][0 .. n * kvd], k);
                     @memcpy(c.v[off + pos0 * kvd ..][0 .. n * kvd], v);
-                    try ops.attention(pool, q, .{ .f32 = c.k[off..][0..stride] }, .{ .f32 = c.v[off..][0..stride] }, ap, attn);
+                    try ops.attention(pool, q, .{ .f32 = c.k[off..][0..stride] }, .{ .f32 = c.v[off..][0..stride] }, ap, as, attn);
                 },
             }
             try self.linear(ly.wo, ly.bo, attn, n, xb2);

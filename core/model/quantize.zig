@@ -6,6 +6,7 @@ const std = @import("std");
 const reader = @import("../gguf/reader.zig");
 const writer_mod = @import("../gguf/writer.zig");
 const quant = @import("../quant/quant.zig");
+const weight_types = @import("../quant/weight_types.zig");
 
 const GgmlType = quant.GgmlType;
 
@@ -17,10 +18,8 @@ pub const Target = union(enum) {
         if (std.ascii.eqlIgnoreCase(s, "Q4_K_M")) return .q4_k_m;
         if (std.ascii.eqlIgnoreCase(s, "Q4_K_S")) return .{ .plain = .q4_k };
         const t = GgmlType.fromName(s) orelse return null;
-        return switch (t) {
-            .f32, .f16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q5_k, .q6_k => .{ .plain = t },
-            else => null,
-        };
+        const row = weight_types.of(t) orelse return null;
+        return if (row.quantize_target) .{ .plain = t } else null;
     }
 };
 

@@ -11,9 +11,11 @@ const Error = ctx_mod.Error;
 pub const max_spec = 8;
 pub const max_bindings = 16;
 
+/// A shader variant: a row of shaders/variants.zig, named by its tag (a typo is a compile error).
+pub const Shader = spirv.Id;
+
 pub const Desc = struct {
-    /// Row name in shaders/variants.zig.
-    name: []const u8,
+    shader: Shader,
     n_buffers: u32,
     push_bytes: u32 = 0,
     /// Specialization constants with ids 0..len-1; [0] is the workgroup size x.
@@ -30,9 +32,15 @@ pub const Pipeline = struct {
     name: []const u8,
 };
 
-pub fn findShader(name: []const u8) ?[]align(4) const u8 {
-    for (spirv.shaders) |s| if (std.mem.eql(u8, s.name, name)) return s.spirv;
-    return null;
+pub fn shaderCode(id: Shader) []align(4) const u8 {
+    return spirv.shaders[@intFromEnum(id)].spirv;
+}
+
+comptime {
+    // build.zig writes the code table and the enum in the same (table) order.
+    for (spirv.shaders, 0..) |s, i| {
+        if (!std.mem.eql(u8, s.name, @tagName(@as(Shader, @enumFromInt(i))))) @compileError("spirv table out of order at " ++ s.name);
+    }
 }
 
 pub const Cache = struct {
@@ -84,25 +92,22 @@ pub const Cache = struct {
         if (desc.n_buffers > @min(r.max_storage_buffers_per_stage, max_bindings) or desc.push_bytes > r.max_push_constants_size or
             desc.spec.len > max_spec or desc.push_bytes % 4 != 0)
         {
-            self.ctx.log.warn("vulkan: pipeline {s} needs {d} buffers / {d} push bytes; device allows {d} / {d}", .{ desc.name, desc.n_buffers, desc.push_bytes, r.max_storage_buffers_per_stage, r.max_push_constants_size });
+            self.ctx.log.warn("vulkan: pipeline {s} needs {d} buffers / {d} push bytes; device allows {d} / {d}", .{ @tagName(desc.shader), desc.n_buffers, desc.push_bytes, r.max_storage_buffers_per_stage, r.max_push_constants_size });
             return error.Unsupported;
         }
         const local_x: u32 = if (desc.spec.len > 0) desc.spec[0] else 1;
         if (local_x == 0 or local_x > r.maxWorkgroup1D()) {
-            self.ctx.log.warn("vulkan: pipeline {s} asks for workgroup {d}; device allows {d}", .{ desc.name, local_x, r.maxWorkgroup1D() });
+            self.ctx.log.warn("vulkan: pipeline {s} asks for workgroup {d}; device allows {d}", .{ @tagName(desc.shader), local_x, r.maxWorkgroup1D() });
             return error.Unsupported;
         }
         var key_buf: [256]u8 = undefined;
         var fbs = std.io.fixedBufferStream(&key_buf);
-        fbs.writer().print("{s}|{d}|{d}", .{ desc.name, desc.n_buffers, desc.push_bytes }) catch return error.Unsupported;
+        fbs.writer().print("{s}|{d}|{d}", .{ @tagName(desc.shader), desc.n_buffers, desc.push_bytes }) catch return error.Unsupported;
         for (desc.spec) |s| fbs.writer().print("|{d}", .{s}) catch return error.Unsupported;
         const key = fbs.getWritten();
         if (self.map.get(key)) |p| return p;
 
-        const code = findShader(desc.name) orelse {
-            self.ctx.log.err("vulkan: no shader variant named {s}", .{desc.name});
-            return error.Unsupported;
-        };
+        const code = shaderCode(desc.shader);
         const ctx = self.ctx;
         const set_layout = try self.setLayout(desc.n_buffers);
         const range = c.VkPushConstantRange{ .stageFlags = c.VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = desc.push_bytes };
@@ -153,16 +158,10 @@ pub const Cache = struct {
         errdefer ctx.alloc.destroy(p);
         const owned_key = try ctx.alloc.dupe(u8, key);
         errdefer ctx.alloc.free(owned_key);
-        p.* = .{ .handle = handle, .layout = layout, .set_layout = set_layout, .n_buffers = desc.n_buffers, .push_bytes = desc.push_bytes, .local_size_x = local_x, .name = code_name(desc.name) };
+        p.* = .{ .handle = handle, .layout = layout, .set_layout = set_layout, .n_buffers = desc.n_buffers, .push_bytes = desc.push_bytes, .local_size_x = local_x, .name = @tagName(desc.shader) };
         try self.map.put(ctx.alloc, owned_key, p);
         self.created += 1;
         ctx.log.debug("vulkan: pipeline {s} created", .{key});
         return p;
     }
 };
-
-/// The variant name as stored in the static table (outlives any caller's string).
-fn code_name(name: []const u8) []const u8 {
-    for (spirv.shaders) |s| if (std.mem.eql(u8, s.name, name)) return s.name;
-    return "?";
-}

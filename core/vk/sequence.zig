@@ -168,6 +168,17 @@ pub const Sequence = struct {
         for (buf.chunks) |ch| self.ctx.d.vkCmdFillBuffer(self.cmd, ch.handle, 0, c.VK_WHOLE_SIZE, pattern);
     }
 
+    /// Copies `size` bytes from `src` at `src_off` to `dst` at `dst_off` (each range within one
+    /// chunk of its buffer, else error.Unsupported). Order it against dispatches with barrier().
+    pub fn copy(self: *Sequence, src: *const memory.Buffer, src_off: u64, dst: *const memory.Buffer, dst_off: u64, size: u64) Error!void {
+        if (size == 0) return;
+        const a = src.locate(src_off);
+        const b = dst.locate(dst_off);
+        if (a.offset + size > src.chunks[a.chunk].size_bytes or b.offset + size > dst.chunks[b.chunk].size_bytes) return error.Unsupported;
+        const region = c.VkBufferCopy{ .srcOffset = a.offset, .dstOffset = b.offset, .size = size };
+        self.ctx.d.vkCmdCopyBuffer(self.cmd, src.chunks[a.chunk].handle, dst.chunks[b.chunk].handle, 1, &region);
+    }
+
     /// Records a timestamp after all earlier work; returns its index, or null without a query pool.
     pub fn timestamp(self: *Sequence) ?u32 {
         if (self.query_pool == null or self.n_queries >= self.max_queries) return null;

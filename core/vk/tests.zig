@@ -109,7 +109,7 @@ test "vk: a buffer larger than maxStorageBufferRange is split and round-trips" {
     try expectNoValidationMessages(ctx);
 }
 
-fn runBinary(ctx: *vk.Context, name: []const u8, a: []const f32, b: []const f32, out: []f32) !void {
+fn runBinary(ctx: *vk.Context, name: vk.Shader, a: []const f32, b: []const f32, out: []f32) !void {
     var ba = try ctx.mem.createBuffer(a.len * 4, .{});
     defer ctx.mem.destroyBuffer(&ba);
     var bb = try ctx.mem.createBuffer(b.len * 4, .{});
@@ -119,7 +119,7 @@ fn runBinary(ctx: *vk.Context, name: []const u8, a: []const f32, b: []const f32,
     try ctx.mem.upload(&ba, 0, std.mem.sliceAsBytes(a));
     try ctx.mem.upload(&bb, 0, std.mem.sliceAsBytes(b));
     const local = ctx.report.maxWorkgroup1D();
-    const pl = try ctx.pipelines.get(.{ .name = name, .n_buffers = 3, .push_bytes = 12, .spec = &.{local} });
+    const pl = try ctx.pipelines.get(.{ .shader = name, .n_buffers = 3, .push_bytes = 12, .spec = &.{local} });
     const groups = vk.grid1D(&ctx.report, a.len, local);
     const push = [3]u32{ @intCast(a.len), @intCast(b.len), groups[0] * local };
     var seq = try vk.Sequence.init(ctx, 0);
@@ -146,10 +146,10 @@ test "vk: a compute dispatch matches the CPU" {
     for (&b) |*x| x.* = rng.random().floatNorm(f32);
     const out = try testing.allocator.alloc(f32, n);
     defer testing.allocator.free(out);
-    for ([_][]const u8{ "add_f32", "mul_f32" }) |op| {
+    for ([_]vk.Shader{ .add_f32, .mul_f32 }) |op| {
         try runBinary(ctx, op, a, &b, out);
         for (a, out, 0..) |x, y, i| {
-            const want = if (op[0] == 'a') x + b[i % n_b] else x * b[i % n_b];
+            const want = if (op == .add_f32) x + b[i % n_b] else x * b[i % n_b];
             try testing.expectEqual(want, y);
         }
     }
@@ -169,9 +169,9 @@ test "vk: a replayed sequence re-runs without re-recording" {
     try ctx.mem.upload(&ba, 0, std.mem.sliceAsBytes(&a));
     try ctx.mem.upload(&one, 0, std.mem.asBytes(&@as(f32, 1.0)));
     const local = ctx.report.maxWorkgroup1D();
-    const pl = try ctx.pipelines.get(.{ .name = "add_f32", .n_buffers = 3, .push_bytes = 12, .spec = &.{local} });
+    const pl = try ctx.pipelines.get(.{ .shader = .add_f32, .n_buffers = 3, .push_bytes = 12, .spec = &.{local} });
     const created = ctx.pipelines.created;
-    _ = try ctx.pipelines.get(.{ .name = "add_f32", .n_buffers = 3, .push_bytes = 12, .spec = &.{local} });
+    _ = try ctx.pipelines.get(.{ .shader = .add_f32, .n_buffers = 3, .push_bytes = 12, .spec = &.{local} });
     try testing.expectEqual(created, ctx.pipelines.created);
     const groups = vk.grid1D(&ctx.report, n, local);
     const push = [3]u32{ n, 1, groups[0] * local };
@@ -198,7 +198,7 @@ test "vk: a submission that outlives the timeout returns GpuTimeout, then refuse
     const n_inv = local;
     var out = try ctx.mem.createBuffer(n_inv * 4, .{});
     defer ctx.mem.destroyBuffer(&out);
-    const pl = try ctx.pipelines.get(.{ .name = "spin", .n_buffers = 1, .push_bytes = 4, .spec = &.{local} });
+    const pl = try ctx.pipelines.get(.{ .shader = .spin, .n_buffers = 1, .push_bytes = 4, .spec = &.{local} });
     const outer: u32 = 1;
     var seq = try vk.Sequence.init(ctx, 0);
     defer seq.deinit();
@@ -219,13 +219,13 @@ test "vk: requests beyond the device report fail with Unsupported" {
     const ctx = try testContext(.{});
     defer ctx.destroy();
     const r = &ctx.report;
-    try testing.expectError(error.Unsupported, ctx.pipelines.get(.{ .name = "no_such_shader", .n_buffers = 1 }));
-    try testing.expectError(error.Unsupported, ctx.pipelines.get(.{ .name = "add_f32", .n_buffers = 3, .push_bytes = 12, .spec = &.{r.maxWorkgroup1D() + 1} }));
-    try testing.expectError(error.Unsupported, ctx.pipelines.get(.{ .name = "add_f32", .n_buffers = r.max_storage_buffers_per_stage + 1, .push_bytes = 12, .spec = &.{64} }));
-    try testing.expectError(error.Unsupported, ctx.pipelines.get(.{ .name = "add_f32", .n_buffers = 3, .push_bytes = r.max_push_constants_size + 4, .spec = &.{64} }));
+    // (A variant that does not exist is a compile error: Desc.shader is an enum of the table.)
+    try testing.expectError(error.Unsupported, ctx.pipelines.get(.{ .shader = .add_f32, .n_buffers = 3, .push_bytes = 12, .spec = &.{r.maxWorkgroup1D() + 1} }));
+    try testing.expectError(error.Unsupported, ctx.pipelines.get(.{ .shader = .add_f32, .n_buffers = r.max_storage_buffers_per_stage + 1, .push_bytes = 12, .spec = &.{64} }));
+    try testing.expectError(error.Unsupported, ctx.pipelines.get(.{ .shader = .add_f32, .n_buffers = 3, .push_bytes = r.max_push_constants_size + 4, .spec = &.{64} }));
     var b = try ctx.mem.createBuffer(16, .{});
     defer ctx.mem.destroyBuffer(&b);
-    const pl = try ctx.pipelines.get(.{ .name = "add_f32", .n_buffers = 3, .push_bytes = 12, .spec = &.{64} });
+    const pl = try ctx.pipelines.get(.{ .shader = .add_f32, .n_buffers = 3, .push_bytes = 12, .spec = &.{64} });
     var seq = try vk.Sequence.init(ctx, 0);
     defer seq.deinit();
     try seq.begin();

@@ -14,6 +14,7 @@ pub const Report = report.Report;
 pub const Profile = report.Profile;
 pub const Buffer = memory.Buffer;
 pub const Pipeline = pipeline.Pipeline;
+pub const Shader = pipeline.Shader;
 pub const Sequence = sequence.Sequence;
 pub const Binding = sequence.Binding;
 pub const grid1D = sequence.grid1D;
