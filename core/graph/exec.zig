@@ -73,6 +73,9 @@ pub const Options = struct {
     /// path). Devices whose memory is not host-mapped always do; UMA devices otherwise copy
     /// through the mapping (memcpy, no submit).
     force_staging: bool = false,
+    /// Test-only: a wrong GPU kernel for the differential mode's test (core/graph/diff.zig):
+    /// the GPU scales this f32 node's output by 1.1 right after computing it.
+    perturb_gpu_node: ?Id = null,
 };
 
 pub const Step = struct {
@@ -936,6 +939,10 @@ pub const Exec = struct {
                     read.clearRetainingCapacity();
                 }
                 try self.recordNode(seq, nid);
+                if (self.opts.perturb_gpu_node == nid) {
+                    seq.barrier();
+                    kops.scale(&self.k.?, seq, self.view(nid), 1.1, self.view(nid)) catch return error.BadShape;
+                }
                 try written.append(out);
                 for (t.src) |src| if (src) |sid| try read.append(rangeOf(self.view(sid)));
                 if (self.opts.profile) {
