@@ -28,7 +28,8 @@ const usage =
     \\  --kv-type f16|f32           KV cache type (default f16)
     \\  --gpu-layers N              layers on the GPU (-1 = all; with --gpu-budget: what fits)
     \\  --gpu-budget BYTES          layers in order on the GPU while their weights fit
-    \\  --reference-cpu             the direct CPU forward (the reference) instead of the graph
+    \\  --diff                      check every graph node of every step on the GPU against the CPU;
+    \\                              exit 3 naming the first node out of its bound (slow; needs Vulkan)
     \\  --profile                   bench: print per-node and per-op times of the last step (JSON, stderr)
     \\  --batch N                   prompt tokens per step (default 64)
     \\  --logits-out FILE           write the last prompt position's logits (n_vocab little-endian f32)
@@ -58,7 +59,7 @@ pub const Args = struct {
     kv_type: pi5.model.KvType = .f16,
     gpu_layers: i32 = -1,
     gpu_budget: u64 = 0,
-    reference_cpu: bool = false,
+    diff: bool = false,
     reps: u32 = 3,
     profile: bool = false,
     logits_out: ?[]const u8 = null,
@@ -157,8 +158,8 @@ fn parseArgs(argv: []const []const u8, out: *Args) !void {
             out.gpu_budget = try parseNum(u64, try nx.get(a), a);
         } else if (eq(a, "--profile")) {
             out.profile = true;
-        } else if (eq(a, "--reference-cpu")) {
-            out.reference_cpu = true;
+        } else if (eq(a, "--diff")) {
+            out.diff = true;
         } else if (eq(a, "-r") or eq(a, "--reps")) {
             out.reps = try parseNum(u32, try nx.get(a), a);
         } else if (eq(a, "--logits-out")) {
@@ -172,7 +173,7 @@ fn parseArgs(argv: []const []const u8, out: *Args) !void {
         } else if (eq(a, "--ggjt")) {
             out.ggjt = try nx.get(a);
         } else if (eq(a, "--arch")) {
-            out.arch = std.meta.stringToEnum(pi5.gguf_synth.Arch, try nx.get(a)) orelse return die("--arch must be llama, phi2 or gpt2", .{});
+            out.arch = std.meta.stringToEnum(pi5.gguf_synth.Arch, try nx.get(a)) orelse return die("--arch must be one of {s}", .{pi5.model_arch.names});
         } else if (eq(a, "--preset")) {
             out.preset = std.meta.stringToEnum(pi5.gguf_synth.Preset, try nx.get(a)) orelse return die("--preset must be tiny, tinyllama-1.1b, llama2-7b or mistral-7b", .{});
         } else if (eq(a, "--type")) {
@@ -317,6 +318,11 @@ fn loadModel(alloc: std.mem.Allocator, args: *Args) !?Loaded {
         .{ .gpu_layers = @intCast(args.gpu_layers) }
     else
         .auto;
+    if (args.diff and rt.gpu == null) {
+        std.debug.print("pi5_llm_rt: --diff compares the GPU with the CPU and needs a Vulkan device ({s})\n", .{rt.fallbackReason()});
+        rt.destroy();
+        return null;
+    }
     const m = pi5.Model.load(alloc, path, .{
         .n_ctx = args.n_ctx,
         .kv_type = args.kv_type,
@@ -325,7 +331,7 @@ fn loadModel(alloc: std.mem.Allocator, args: *Args) !?Loaded {
         .gpu = rt.gpu,
         .placement = placement,
         .profile = args.profile,
-        .reference_cpu = args.reference_cpu,
+        .diff = args.diff,
     }, &diag) catch |e| {
         if (diag.len > 0)
             std.debug.print("pi5_llm_rt: cannot load {s}: {s}\n", .{ path, diag.message() })
@@ -433,6 +439,14 @@ fn cmdGenerate(alloc: std.mem.Allocator, args: *Args) !u8 {
         stop,                res.seed,
         m.computeBackend(),  deviceName(l.rt),
     });
+    if (args.diff) {
+        var buf: [512]u8 = undefined;
+        if (m.diffReport(&buf)) |r| {
+            std.debug.print("pi5_llm_rt: --diff: the GPU and the CPU differ first at {s}\n", .{r});
+            return 3;
+        }
+        std.debug.print("pi5_llm_rt: --diff: every node of {d} steps within its bound on the GPU\n", .{m.gm.diff.?.steps});
+    }
     return if (interrupted.load(.monotonic)) 130 else 0;
 }
 
@@ -492,19 +506,19 @@ fn cmdBench(alloc: std.mem.Allocator, args: *Args) !u8 {
     try std.json.stringify(args.model orelse "stories260K.gguf", .{}, w);
     try w.print(",\"backend\":\"{s}\",\"device\":", .{m.computeBackend()});
     try std.json.stringify(deviceName(l.rt), .{}, w);
-    try w.print(",\"n_gpu_layers\":{d},\"p\":{d},\"n\":{d},\"pp\":[", .{ if (m.gm) |gm| gm.gpuLayers() else 0, pp, tg });
+    try w.print(",\"n_gpu_layers\":{d},\"p\":{d},\"n\":{d},\"pp\":[", .{ m.gm.gpuLayers(), pp, tg });
     for (pps, 0..) |v, i| try w.print("{s}{d:.1}", .{ if (i > 0) "," else "", v });
     try w.writeAll("],\"tg\":[");
     for (tgs, 0..) |v, i| try w.print("{s}{d:.1}", .{ if (i > 0) "," else "", v });
     std.mem.sort(f64, pps, {}, std.sort.asc(f64));
     std.mem.sort(f64, tgs, {}, std.sort.asc(f64));
     try w.print("],\"pp_med\":{d:.1},\"tg_med\":{d:.1}}}\n", .{ pps[reps / 2], tgs[reps / 2] });
-    if (args.profile) if (m.gm) |gm| {
+    if (args.profile) {
         // Per-op times of the last step (a decode step): where a token's time goes.
-        const json = try gm.ex.profileJson(alloc);
+        const json = try m.gm.ex.profileJson(alloc);
         defer alloc.free(json);
         try std.io.getStdErr().writer().print("{s}\n", .{json});
-    };
+    }
     return 0;
 }
 

@@ -28,6 +28,8 @@ pub const Model = model.Model;
 pub const generate = @import("model/generate.zig");
 pub const model_quantize = @import("model/quantize.zig");
 pub const model_files = @import("model/files.zig");
+/// The architectures (core/model/arch): their list, names and descriptions.
+pub const model_arch = @import("model/arch/registry.zig");
 
 pub const Runtime = runtime.Runtime;
 
@@ -57,6 +59,7 @@ test {
     _ = @import("quant/weight_types.zig");
     _ = graph_exec;
     _ = @import("graph/graph_test.zig");
+    _ = @import("graph/diff.zig");
     _ = @import("tokenizer/tokenizer.zig");
     _ = @import("tokenizer/vectors_test.zig");
     _ = @import("tokenizer/stream.zig");
@@ -67,4 +70,5 @@ test {
     _ = @import("model/tests.zig");
     _ = @import("model/quantize.zig");
     _ = @import("model/files.zig");
+    _ = @import("model/arch/registry.zig");
 }

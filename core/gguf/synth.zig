@@ -1,5 +1,6 @@
-//! Synthetic models with random weights, for tests and benchmarks of shapes we cannot ship:
-//! llama (GQA), phi2 and gpt2 with llama.cpp's tensor names and metadata keys. Weights are
+//! Synthetic models with random weights, for tests and benchmarks of shapes we cannot ship: any
+//! architecture of core/model/arch (llama with GQA, phi2, gpt2), its tensor table and metadata
+//! keys (llama.cpp's names) taken from the architecture's description. Weights are
 //! N(0, 1/fan_in) and norms are 1 (biases 0) so activations stay finite through many layers.
 //! Deterministic: each tensor's values depend only on (seed, tensor name). Data is generated
 //! in row chunks and streamed to the output, so a 13 GB 7B F16 model needs a few MB of memory.
@@ -9,11 +10,13 @@ const std = @import("std");
 const reader = @import("reader.zig");
 const writer_mod = @import("writer.zig");
 const types = @import("types.zig");
+const spec = @import("../model/arch/spec.zig");
+const registry = @import("../model/arch/registry.zig");
 
 const GgmlType = types.GgmlType;
 pub const Progress = writer_mod.Progress;
 
-pub const Arch = enum { llama, phi2, gpt2 };
+pub const Arch = registry.Arch;
 
 pub const Config = struct {
     arch: Arch = .llama,
@@ -56,59 +59,34 @@ pub const Options = struct {
     progress: ?Progress = null,
 };
 
-const Kind = enum { weight, norm, bias };
-const Spec = struct { name: []const u8, ne: [2]u64, kind: Kind };
+const Spec = struct { name: []const u8, ne: [2]u64, kind: spec.Kind };
 
 fn headDim(c: Config) u32 {
     return c.n_embd / c.n_head;
 }
 
-/// All tensors of the model in file order; names are allocated in `a`.
+/// All tensors of the model in file order (the table's global tensors before its first
+/// per-layer one, the layers, then the remaining global ones); names are allocated in `a`.
 fn tensorSpecs(a: std.mem.Allocator, c: Config) ![]Spec {
+    const d = registry.desc(c.arch);
+    const dims = spec.Dims{ .n_embd = c.n_embd, .n_kv = @as(u64, headDim(c)) * c.n_head_kv, .n_ff = c.n_ff, .n_vocab = c.n_vocab, .n_ctx = c.n_ctx };
     var list = std.ArrayList(Spec).init(a);
-    const e: u64 = c.n_embd;
-    const kv: u64 = @as(u64, headDim(c)) * c.n_head_kv;
-    const ff: u64 = c.n_ff;
-    const biased = c.arch != .llama;
-    try list.append(.{ .name = "token_embd.weight", .ne = .{ e, c.n_vocab }, .kind = .weight });
-    if (c.arch == .gpt2) try list.append(.{ .name = "position_embd.weight", .ne = .{ e, c.n_ctx }, .kind = .weight });
-    for (0..c.n_layer) |i| {
-        const L = struct {
-            fn add(l: *std.ArrayList(Spec), al: std.mem.Allocator, layer: usize, n: []const u8, ne: [2]u64, kind: Kind, bias: bool) !void {
-                try l.append(.{ .name = try std.fmt.allocPrint(al, "blk.{d}.{s}.weight", .{ layer, n }), .ne = ne, .kind = kind });
-                const rows = if (kind == .norm) ne[0] else ne[1];
-                if (bias) try l.append(.{ .name = try std.fmt.allocPrint(al, "blk.{d}.{s}.bias", .{ layer, n }), .ne = .{ rows, 1 }, .kind = .bias });
-            }
-        };
-        try L.add(&list, a, i, "attn_norm", .{ e, 1 }, .norm, biased);
-        switch (c.arch) {
-            .llama => {
-                try L.add(&list, a, i, "attn_q", .{ e, e }, .weight, false);
-                try L.add(&list, a, i, "attn_k", .{ e, kv }, .weight, false);
-                try L.add(&list, a, i, "attn_v", .{ e, kv }, .weight, false);
-                try L.add(&list, a, i, "attn_output", .{ e, e }, .weight, false);
-                try L.add(&list, a, i, "ffn_norm", .{ e, 1 }, .norm, false);
-                try L.add(&list, a, i, "ffn_gate", .{ e, ff }, .weight, false);
-                try L.add(&list, a, i, "ffn_down", .{ ff, e }, .weight, false);
-                try L.add(&list, a, i, "ffn_up", .{ e, ff }, .weight, false);
-            },
-            .phi2, .gpt2 => {
-                try L.add(&list, a, i, "attn_qkv", .{ e, e + 2 * kv }, .weight, true);
-                try L.add(&list, a, i, "attn_output", .{ e, e }, .weight, true);
-                if (c.arch == .gpt2) try L.add(&list, a, i, "ffn_norm", .{ e, 1 }, .norm, true);
-                try L.add(&list, a, i, "ffn_up", .{ e, ff }, .weight, true);
-                try L.add(&list, a, i, "ffn_down", .{ ff, e }, .weight, true);
-            },
-        }
-    }
-    try list.append(.{ .name = "output_norm.weight", .ne = .{ e, 1 }, .kind = .norm });
-    if (biased) try list.append(.{ .name = "output_norm.bias", .ne = .{ e, 1 }, .kind = .bias });
-    try list.append(.{ .name = "output.weight", .ne = .{ e, c.n_vocab }, .kind = .weight });
-    if (c.arch == .phi2) try list.append(.{ .name = "output.bias", .ne = .{ c.n_vocab, 1 }, .kind = .bias });
+    var first_layer: usize = d.tensors.len;
+    for (d.tensors, 0..) |t, i| if (t.per_layer) {
+        first_layer = i;
+        break;
+    };
+    for (d.tensors[0..first_layer]) |t| if (t.synth and !t.per_layer)
+        try list.append(.{ .name = t.name, .ne = .{ dims.of(t.ne[0]), dims.of(t.ne[1]) }, .kind = t.kind });
+    for (0..c.n_layer) |il| for (d.tensors) |t| if (t.synth and t.per_layer)
+        try list.append(.{ .name = try std.fmt.allocPrint(a, "blk.{d}.{s}", .{ il, t.name }), .ne = .{ dims.of(t.ne[0]), dims.of(t.ne[1]) }, .kind = t.kind });
+    for (d.tensors[first_layer..]) |t| if (t.synth and !t.per_layer)
+        try list.append(.{ .name = t.name, .ne = .{ dims.of(t.ne[0]), dims.of(t.ne[1]) }, .kind = t.kind });
     return list.toOwnedSlice();
 }
 
 fn putMetadata(w: *writer_mod.Writer, c: Config, opts: Options) !void {
+    const d = registry.desc(c.arch);
     const arch = @tagName(c.arch);
     var buf: [96]u8 = undefined;
     try w.putString("general.architecture", arch);
@@ -123,20 +101,13 @@ fn putMetadata(w: *writer_mod.Writer, c: Config, opts: Options) !void {
     try w.putU32(K.key(&buf, arch, "feed_forward_length"), c.n_ff);
     try w.putU32(K.key(&buf, arch, "block_count"), c.n_layer);
     try w.putU32(K.key(&buf, arch, "attention.head_count"), c.n_head);
-    switch (c.arch) {
-        .llama => {
-            try w.putU32(K.key(&buf, arch, "attention.head_count_kv"), c.n_head_kv);
-            try w.putU32(K.key(&buf, arch, "rope.dimension_count"), c.rope_dims orelse headDim(c));
-            try w.putF32(K.key(&buf, arch, "rope.freq_base"), 10000);
-            try w.putF32(K.key(&buf, arch, "attention.layer_norm_rms_epsilon"), c.norm_eps);
-        },
-        .phi2 => {
-            try w.putU32(K.key(&buf, arch, "attention.head_count_kv"), c.n_head_kv);
-            try w.putU32(K.key(&buf, arch, "rope.dimension_count"), c.rope_dims orelse headDim(c) / 2);
-            try w.putF32(K.key(&buf, arch, "attention.layer_norm_epsilon"), c.norm_eps);
-        },
-        .gpt2 => try w.putF32(K.key(&buf, arch, "attention.layer_norm_epsilon"), c.norm_eps),
+    if (d.hparams.synth_head_count_kv) try w.putU32(K.key(&buf, arch, "attention.head_count_kv"), c.n_head_kv);
+    if (d.hparams.rope) |r| {
+        const dflt = if (r.default_dims == .whole) headDim(c) else headDim(c) / 2;
+        try w.putU32(K.key(&buf, arch, "rope.dimension_count"), c.rope_dims orelse dflt);
+        if (r.synth_freq_base) |fb| try w.putF32(K.key(&buf, arch, "rope.freq_base"), fb);
     }
+    try w.putF32(K.key(&buf, arch, d.hparams.eps_key), c.norm_eps);
     if (opts.vocab) |v| for (v.keys()) |kv| {
         if (std.mem.startsWith(u8, kv.key, "tokenizer.")) try w.putValue(kv.key, kv.value);
     };
@@ -168,7 +139,7 @@ pub fn generate(alloc: std.mem.Allocator, cfg: Config, opts: Options, out: anyty
     try putMetadata(&w, c, opts);
     for (specs) |s| {
         const dims: []const u64 = if (s.ne[1] == 1) s.ne[0..1] else &s.ne;
-        const t = if (s.kind == .weight) opts.weight_type else .f32;
+        const t = if (s.kind == .matrix) opts.weight_type else .f32;
         w.addTensor(s.name, t, dims, null) catch return error.InvalidConfig;
     }
     try w.writeHeader(out);
@@ -177,7 +148,7 @@ pub fn generate(alloc: std.mem.Allocator, cfg: Config, opts: Options, out: anyty
     defer alloc.free(src);
     const dst = try alloc.alloc(u8, chunk_elems * 4);
     defer alloc.free(dst);
-    for (specs) |s| try streamTensor(&w, out, s, if (s.kind == .weight) opts.weight_type else .f32, opts, src, dst);
+    for (specs) |s| try streamTensor(&w, out, s, if (s.kind == .matrix) opts.weight_type else .f32, opts, src, dst);
     try w.finish();
 }
 
@@ -195,7 +166,7 @@ fn streamTensor(w: *writer_mod.Writer, out: anytype, s: Spec, t: GgmlType, opts:
         const n: usize = @intCast(n_rows * row);
         if (n > src.len) return error.InvalidConfig;
         for (src[0..n]) |*x| x.* = switch (s.kind) {
-            .weight => rnd.floatNorm(f32) * std_dev,
+            .matrix => rnd.floatNorm(f32) * std_dev,
             .norm => 1.0,
             .bias => 0.0,
         };

@@ -68,6 +68,9 @@ pub const Options = struct {
     /// Q8_0 / Q4_0 decode mat-vec on int8 activations (integer dot product, per-node Q8_1
     /// scratch) where the device has it; the activation rounding is llama.cpp's Q8_1.
     int_dot: bool = false,
+    /// Test-only: a wrong GPU kernel for the differential mode's test (core/graph/diff.zig):
+    /// the GPU scales this f32 node's output by 1.1 right after computing it.
+    perturb_gpu_node: ?Id = null,
 };
 
 pub const Step = struct {

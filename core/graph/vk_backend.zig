@@ -381,6 +381,10 @@ pub const Vulkan = struct {
                 read.clearRetainingCapacity();
             }
             try self.recordNode(seq, nid);
+            if (self.opts.perturb_gpu_node == nid) {
+                seq.barrier();
+                kops.scale(&self.k, seq, self.view(nid), 1.1, self.view(nid)) catch return error.BadShape;
+            }
             try written.append(out);
             if (scr) |x| try written.append(x);
             for (t.src) |src| if (src) |sid| try read.append(rangeOf(self.view(sid)));

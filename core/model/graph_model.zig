@@ -1,7 +1,7 @@
-//! The model as a compute graph (core/graph): llama / phi2 / gpt2 built from the hyperparameters
-//! and the loaded weights, planned on the runtime's backend (a Vulkan device when there is one,
-//! else the CPU) with the planner's placement policies. The KV caches are the graph's state
-//! tensors. core/model never records GPU commands itself; the graph executor does.
+//! The model as a compute graph (core/graph): the architecture's build() (core/model/arch) over
+//! the loaded weights, planned on the runtime's backend (a Vulkan device when there is one, else
+//! the CPU) with the planner's placement policies. The KV caches are the graph's state tensors.
+//! core/model never records GPU commands itself; the graph executor does.
 //!
 //! Input is always token embeddings ("embd", f32 [n_embd, T]): the host gathers the embedding
 //! rows of token ids (a few KiB per step) so that `infer` with caller embeddings and token ids
@@ -10,11 +10,17 @@
 //! Step size: the graph is built for `max_tokens` rows (default n_batch); the executor records
 //! token-bucket variants (1 row for decode: mat-vec kernels; 8; max_tokens: tiled) over the same
 //! weights and states and replays the smallest that fits each step.
+//!
+//! Differential mode (`Options.diff`): the same graph also planned on the CPU and every node of
+//! every step compared (core/graph/diff.zig); the first node out of bounds is logged and kept in
+//! `diff.first`.
 const std = @import("std");
 const graph = @import("../graph/graph.zig");
 const exec = @import("../graph/exec.zig");
+const diff_mod = @import("../graph/diff.zig");
 const vk = @import("../vk/vk.zig");
 const model = @import("model.zig");
+const Builder = @import("arch/builder.zig").Builder;
 
 const Graph = graph.Graph;
 const Id = graph.Id;
@@ -24,6 +30,17 @@ pub const Placement = union(enum) {
     auto,
     gpu_layers: u32,
     gpu_budget: u64,
+};
+
+pub const Options = struct {
+    placement: Placement = .auto,
+    max_tokens: u32,
+    n_threads: u32 = 0,
+    profile: bool = false,
+    /// Check every node against the CPU after every step (core/graph/diff.zig).
+    diff: bool = false,
+    /// Test-only (with diff): the GPU output of this node is perturbed (exec.Options).
+    perturb_gpu_node: ?Id = null,
 };
 
 pub const GraphModel = struct {
@@ -36,36 +53,72 @@ pub const GraphModel = struct {
     k_states: []Id,
     v_states: []Id,
     max_tokens: u32,
+    diff: ?*diff_mod.Diff = null,
 
-    pub fn create(alloc: std.mem.Allocator, m: *const model.Model, ctx: ?*vk.Context, placement: Placement, max_tokens: u32, n_threads: u32, profile: bool) !*GraphModel {
+    pub fn create(alloc: std.mem.Allocator, m: *const model.Model, ctx: ?*vk.Context, opts: Options) !*GraphModel {
         const self = try alloc.create(GraphModel);
         errdefer alloc.destroy(self);
         self.* = .{
             .alloc = alloc,
-            .g = try Graph.init(alloc, .{ .max_tokens = max_tokens }),
+            .g = try Graph.init(alloc, .{ .max_tokens = opts.max_tokens }),
             .ex = undefined,
             .embd = 0,
             .logits = 0,
             .k_states = try alloc.alloc(Id, m.hp.n_layer),
             .v_states = try alloc.alloc(Id, m.hp.n_layer),
-            .max_tokens = max_tokens,
+            .max_tokens = opts.max_tokens,
         };
         errdefer {
             alloc.free(self.k_states);
             alloc.free(self.v_states);
             self.g.deinit();
         }
-        try self.build(m);
-        const policy: exec.Policy = if (ctx == null) .cpu else switch (placement) {
+        var b = Builder{
+            .g = &self.g,
+            .hp = m.hp,
+            .w = &m.weights,
+            .n_ctx = m.n_ctx,
+            .kv_type = if (m.kv_type == .f16) .f16 else .f32,
+            .T = opts.max_tokens,
+            .embd = try self.g.input("embd", .f32, m.hp.n_embd),
+            .k_states = self.k_states,
+            .v_states = self.v_states,
+        };
+        self.embd = b.embd;
+        m.hp.desc().build(&b) catch |e| return switch (e) {
+            error.MissingTensor => error.Unsupported,
+            else => |x| x,
+        };
+        self.logits = b.logits orelse return error.Unsupported;
+        if (opts.diff) try diff_mod.markAll(&self.g);
+        const policy: exec.Policy = if (ctx == null) .cpu else switch (opts.placement) {
             .auto => .auto,
             .gpu_layers => |n| .{ .gpu_layers = n },
-            .gpu_budget => |b| .{ .gpu_budget = b },
+            .gpu_budget => |bytes| .{ .gpu_budget = bytes },
         };
-        self.ex = try exec.Exec.plan(alloc, &self.g, ctx, .{ .policy = policy, .n_threads = n_threads, .token_buckets = &.{8}, .profile = profile });
+        const buckets = &[_]u32{8};
+        self.ex = try exec.Exec.plan(alloc, &self.g, ctx, .{
+            .policy = policy,
+            .n_threads = opts.n_threads,
+            .token_buckets = buckets,
+            .profile = opts.profile,
+            .perturb_gpu_node = opts.perturb_gpu_node,
+        });
+        errdefer self.ex.deinit();
+        if (opts.diff) {
+            const d = try alloc.create(diff_mod.Diff);
+            errdefer alloc.destroy(d);
+            d.* = try diff_mod.Diff.init(alloc, &self.g, self.ex, .{ .n_threads = opts.n_threads, .token_buckets = buckets });
+            self.diff = d;
+        }
         return self;
     }
 
     pub fn destroy(self: *GraphModel) void {
+        if (self.diff) |d| {
+            d.deinit();
+            self.alloc.destroy(d);
+        }
         self.ex.deinit();
         self.g.deinit();
         self.alloc.free(self.k_states);
@@ -73,144 +126,16 @@ pub const GraphModel = struct {
         self.alloc.destroy(self);
     }
 
-    fn mat(g: *Graph, name: []const u8, q: model.QTensor) !Id {
-        return g.weight(name, q.t, .{ q.n_cols, q.n_rows, 1, 1 }, q.data);
-    }
-
-    fn vec(g: *Graph, name: []const u8, v: []const f32) !Id {
-        return g.weight(name, .f32, .{ v.len, 1, 1, 1 }, std.mem.sliceAsBytes(v));
-    }
-
-    fn optVec(g: *Graph, name: []const u8, v: ?[]const f32) !?Id {
-        return if (v) |x| try vec(g, name, x) else null;
-    }
-
-    fn norm(g: *Graph, arch: model.Arch, x: Id, w: Id, b: ?Id, eps: f32) !Id {
-        return switch (arch) {
-            .llama => g.mul(try g.rmsNorm(x, eps), w),
-            .phi2, .gpt2 => g.layerNorm(x, w, b, eps),
-        };
-    }
-
-    /// x · Wᵀ (+ bias).
-    fn linear(g: *Graph, w: Id, b: ?Id, x: Id) !Id {
-        const y = try g.mulMat(w, x);
-        return if (b) |bb| g.add(y, bb) else y;
-    }
-
-    fn build(self: *GraphModel, m: *const model.Model) !void {
-        const g = &self.g;
-        const hp = m.hp;
-        const w = &m.weights;
-        const T: u64 = self.max_tokens;
-        const e: u64 = hp.n_embd;
-        const hd: u64 = hp.head_dim;
-        const kvd: u64 = hp.kvDim();
-        const eps = hp.norm_eps;
-        const kv_ty: graph.GgmlType = if (m.kv_type == .f16) .f16 else .f32;
-        var nb: [64]u8 = undefined;
-
-        self.embd = try g.input("embd", .f32, e);
-        var x = self.embd;
-        if (w.pos_embd) |pe| {
-            const pw = try mat(g, "position_embd.weight", pe);
-            x = try g.add(x, try g.getRows(pw, try g.positions()));
-        }
-        const rope_p = graph.RopeParams{
-            .n_rot = if (hp.n_rot > 0) hp.n_rot else 2,
-            .mode = if (hp.arch == .llama) .normal else .neox,
-            .freq_base = hp.rope_freq_base,
-            .freq_scale = hp.rope_freq_scale,
-        };
-        for (w.layers, 0..) |*ly, il| {
-            g.setLayer(@intCast(il));
-            const an = try vec(g, "attn_norm", ly.attn_norm);
-            const anb = try optVec(g, "attn_norm_b", ly.attn_norm_b);
-            const h = try norm(g, hp.arch, x, an, anb, eps);
-            var wq: Id = undefined;
-            var wk: Id = undefined;
-            var wv: Id = undefined;
-            var bq: ?Id = null;
-            var bk: ?Id = null;
-            var bv: ?Id = null;
-            if (ly.wqkv) |fused| {
-                // Fused [n_embd → n_embd + 2·kv_dim]: split the weight (and bias) by slices.
-                const wf = try mat(g, "attn_qkv", fused);
-                wq = try g.slice(wf, .{ e, e, 1, 1 }, 0);
-                wk = try g.slice(wf, .{ e, kvd, 1, 1 }, e * e);
-                wv = try g.slice(wf, .{ e, kvd, 1, 1 }, e * (e + kvd));
-                if (ly.bqkv) |bf| {
-                    const b = try vec(g, "attn_qkv_b", bf);
-                    bq = try g.slice(b, .{ e, 1, 1, 1 }, 0);
-                    bk = try g.slice(b, .{ kvd, 1, 1, 1 }, e);
-                    bv = try g.slice(b, .{ kvd, 1, 1, 1 }, e + kvd);
-                }
-            } else {
-                wq = try mat(g, "attn_q", ly.wq.?);
-                wk = try mat(g, "attn_k", ly.wk.?);
-                wv = try mat(g, "attn_v", ly.wv.?);
-                bq = try optVec(g, "attn_q_b", ly.bq);
-                bk = try optVec(g, "attn_k_b", ly.bk);
-                bv = try optVec(g, "attn_v_b", ly.bv);
-            }
-            var q = try g.reshape(try linear(g, wq, bq, h), .{ hd, hp.n_head, T, 1 });
-            var k = try g.reshape(try linear(g, wk, bk, h), .{ hd, hp.n_head_kv, T, 1 });
-            const v = try linear(g, wv, bv, h);
-            if (hp.n_rot > 0) {
-                q = try g.rope(q, rope_p);
-                k = try g.rope(k, rope_p);
-            }
-            const kname = std.fmt.bufPrint(&nb, "k{d}", .{il}) catch unreachable;
-            const ks = try g.state(kname, kv_ty, .{ hd, hp.n_head_kv, m.n_ctx, 1 });
-            const vname = std.fmt.bufPrint(&nb, "v{d}", .{il}) catch unreachable;
-            const vs = try g.state(vname, kv_ty, .{ hd, hp.n_head_kv, m.n_ctx, 1 });
-            self.k_states[il] = ks;
-            self.v_states[il] = vs;
-            const kc = try g.kvStore(ks, k);
-            const vc = try g.kvStore(vs, v);
-            const a = try g.reshape(try g.attention(q, kc, vc, .{ .n_head_kv = hp.n_head_kv }), .{ e, T, 1, 1 });
-            const wo = try mat(g, "attn_output", ly.wo);
-            const o = try linear(g, wo, try optVec(g, "attn_output_b", ly.bo), a);
-            const up = try mat(g, "ffn_up", ly.ffn_up);
-            const down = try mat(g, "ffn_down", ly.ffn_down);
-            const up_b = try optVec(g, "ffn_up_b", ly.ffn_up_b);
-            const down_b = try optVec(g, "ffn_down_b", ly.ffn_down_b);
-            switch (hp.arch) {
-                .llama => {
-                    x = try g.add(x, o);
-                    const h2 = try norm(g, .llama, x, try vec(g, "ffn_norm", ly.ffn_norm.?), null, eps);
-                    const gate = try g.mulMat(try mat(g, "ffn_gate", ly.ffn_gate.?), h2);
-                    const f = try g.mulMat(down, try g.swiglu(gate, try g.mulMat(up, h2)));
-                    x = try g.add(x, f);
-                },
-                .phi2 => {
-                    // Attention and MLP in parallel from the same normed input.
-                    const f = try linear(g, down, down_b, try g.gelu(try linear(g, up, up_b, h)));
-                    x = try g.add(try g.add(x, o), f);
-                },
-                .gpt2 => {
-                    x = try g.add(x, o);
-                    const h2 = try norm(g, .gpt2, x, try vec(g, "ffn_norm", ly.ffn_norm.?), try optVec(g, "ffn_norm_b", ly.ffn_norm_b), eps);
-                    const f = try linear(g, down, down_b, try g.gelu(try linear(g, up, up_b, h2)));
-                    x = try g.add(x, f);
-                },
-            }
-        }
-        g.setLayer(null);
-        const last = try g.lastRow(x);
-        const on = try vec(g, "output_norm", w.output_norm);
-        const onb = try optVec(g, "output_norm_b", w.output_norm_b);
-        const xn = try norm(g, hp.arch, last, on, onb, eps);
-        const out_w = try mat(g, "output", w.output);
-        self.logits = try linear(g, out_w, try optVec(g, "output_b", w.output_b), xn);
-        try g.markOutput(self.logits);
-    }
-
     /// Runs one step of n ≤ max_tokens embedding rows at position `pos`; logits of the last row
     /// into `logits_out` when given.
     pub fn step(self: *GraphModel, embd: []const f32, n: u32, pos: u32, logits_out: ?[]f32) !void {
         try self.ex.setInput(self.embd, std.mem.sliceAsBytes(embd));
         try self.ex.compute(.{ .pos = pos, .n_tokens = n });
+        if (self.diff) |d| {
+            try d.setInput(self.embd, std.mem.sliceAsBytes(embd));
+            try d.compute(.{ .pos = pos, .n_tokens = n });
+            _ = try d.check(); // the earliest mismatch stays in d.first
+        }
         if (logits_out) |l| _ = try self.ex.readOutput(self.logits, std.mem.sliceAsBytes(l));
     }
 
@@ -265,5 +190,6 @@ pub const GraphModel = struct {
     pub fn writeKv(self: *GraphModel, l: usize, which: enum { k, v }, data: []const u8) !void {
         const id = if (which == .k) self.k_states[l] else self.v_states[l];
         try self.ex.writeState(id, data);
+        if (self.diff) |d| try d.writeState(id, data);
     }
 };

@@ -1,14 +1,14 @@
-//! A loaded GGUF model (llama, phi2, gpt2): hyperparameters and weights checked against the
-//! architecture, the tokenizer, a KV cache, and the direct CPU forward pass on core/cpu/ops
-//! (llama2.c style). The forward stays the reference that graph-built forwards are tested against.
+//! A loaded GGUF model: hyperparameters and weights read through its architecture's description
+//! (core/model/arch, core/model/weights.zig), the tokenizer, and its forward as a graph
+//! (graph_model.zig) on the runtime's backend: the GPU, or the CPU when there is none. The graph
+//! is the only forward; its KV caches are graph states. Session files save and restore them.
 //!
 //! Weights stay in the memory-mapped GGUF; 1-D tensors (norms, biases) are converted to f32
 //! copies at load so every op sees f32 activations and parameters.
 const std = @import("std");
 const reader = @import("../gguf/reader.zig");
 const ops = @import("../cpu/ops.zig");
-const pool_mod = @import("../cpu/pool.zig");
-const quant = @import("../quant/quant.zig");
+const weights_mod = @import("weights.zig");
 const tokenizer_mod = @import("../tokenizer/tokenizer.zig");
 const vk = @import("../vk/vk.zig");
 pub const graph_model = @import("graph_model.zig");
@@ -20,32 +20,14 @@ pub const QTensor = ops.QTensor;
 pub const Diagnostic = reader.Diagnostic;
 pub const Tokenizer = tokenizer_mod.Tokenizer;
 
-pub const Arch = enum(u32) { llama = 1, phi2 = 2, gpt2 = 3 };
+/// One tag per architecture of core/model/arch/registry.zig.
+pub const Arch = weights_mod.Arch;
 pub const KvType = enum(u32) { f16 = 1, f32 = 2 };
 
 /// Context length used when the model's is larger and the caller asks for "the model's".
 pub const default_max_ctx = 4096;
 
-pub const Hparams = struct {
-    arch: Arch,
-    n_vocab: u32,
-    n_embd: u32,
-    n_layer: u32,
-    n_ff: u32,
-    n_head: u32,
-    n_head_kv: u32,
-    head_dim: u32,
-    /// Rotary dims per head (0 for gpt2: learned positions).
-    n_rot: u32,
-    rope_freq_base: f32,
-    rope_freq_scale: f32,
-    norm_eps: f32,
-    n_ctx_train: u32,
-
-    pub fn kvDim(h: Hparams) usize {
-        return @as(usize, h.n_head_kv) * h.head_dim;
-    }
-};
+pub const Hparams = weights_mod.Hparams;
 
 pub const LoadOptions = struct {
     /// 0 = the model's context length, capped at default_max_ctx.
@@ -62,71 +44,18 @@ pub const LoadOptions = struct {
     gpu: ?*vk.Context = null,
     /// Which layers go to the GPU (n_gpu_layers / gpu_budget_bytes); ignored without `gpu`.
     placement: Placement = .auto,
-    /// The direct CPU forward (llama2.c style, core/cpu/ops) instead of the graph: the
-    /// reference the graph is tested against. Ignores `gpu`.
-    reference_cpu: bool = false,
     /// Rows per graph step; 0 = n_batch on a real GPU (the tiled kernels run from 9 rows up),
     /// 8 on CPU-type Vulkan devices and the CPU graph (on lavapipe a 32-row step of a
     /// 2048-wide model passes the runtime's 5 s fence timeout). Decode replays the 1-row variant.
     graph_tokens: u32 = 0,
     /// Record per-node times (GPU timestamps, CPU timers): `Model.profileJson`.
     profile: bool = false,
-};
-
-const Layer = struct {
-    attn_norm: []const f32, // [n_embd]
-    attn_norm_b: ?[]const f32 = null, // [n_embd] (phi2, gpt2)
-    // Either separate projections or one fused [n_embd → n_embd + 2·kv_dim] (phi2, gpt2).
-    wq: ?QTensor = null, // [n_embd → n_embd]
-    wk: ?QTensor = null, // [n_embd → kv_dim]
-    wv: ?QTensor = null, // [n_embd → kv_dim]
-    bq: ?[]const f32 = null,
-    bk: ?[]const f32 = null,
-    bv: ?[]const f32 = null,
-    wqkv: ?QTensor = null,
-    bqkv: ?[]const f32 = null,
-    wo: QTensor, // [n_embd → n_embd]
-    bo: ?[]const f32 = null,
-    ffn_norm: ?[]const f32 = null, // [n_embd] (llama, gpt2; phi2 shares attn_norm)
-    ffn_norm_b: ?[]const f32 = null,
-    ffn_gate: ?QTensor = null, // [n_embd → n_ff] (llama)
-    ffn_up: QTensor, // [n_embd → n_ff]
-    ffn_up_b: ?[]const f32 = null,
-    ffn_down: QTensor, // [n_ff → n_embd]
-    ffn_down_b: ?[]const f32 = null,
-};
-
-const Weights = struct {
-    tok_embd: QTensor, // [n_vocab × n_embd]
-    pos_embd: ?QTensor = null, // [n_ctx_train × n_embd] (gpt2)
-    layers: []Layer,
-    output_norm: []const f32,
-    output_norm_b: ?[]const f32 = null,
-    output: QTensor, // [n_embd → n_vocab]; token_embd when tied
-    output_b: ?[]const f32 = null,
-};
-
-/// Activations for up to n_batch tokens.
-const Buffers = struct {
-    x: []f32, // [n_batch × n_embd] residual stream
-    xb: []f32, // [n_batch × n_embd] normed input
-    xb2: []f32, // [n_batch × n_embd]
-    attn: []f32, // [n_batch × n_embd]
-    q: []f32, // [n_batch × n_embd]
-    k: []f32, // [n_batch × kv_dim]
-    v: []f32, // [n_batch × kv_dim]
-    qkv: []f32, // [n_batch × (n_embd + 2·kv_dim)]
-    hb: []f32, // [n_batch × n_ff]
-    hb2: []f32, // [n_batch × n_ff]
-    pos: []i32, // [n_batch]
-    ids: []u32, // [n_batch]
-    logits: []f32, // [n_vocab] of the last evaluated token
-    scratch: []u8, // matmul activation quantization
-};
-
-pub const KvCache = union(KvType) {
-    f16: struct { k: []f16, v: []f16 },
-    f32: struct { k: []f32, v: []f32 },
+    /// Differential mode: the graph also runs on the CPU and every node of every step is
+    /// compared with the GPU's (core/graph/diff.zig); `Model.diffReport` names the first node
+    /// out of bounds. Slow (a debugging aid); meaningful with `gpu`.
+    diff: bool = false,
+    /// Test-only (with diff): the GPU perturbs this graph node's output (exec.Options).
+    perturb_gpu_node: ?u32 = null,
 };
 
 pub const Input = union(enum) {
@@ -143,23 +72,24 @@ pub const Model = struct {
     file: reader.File,
     hp: Hparams,
     name: []const u8,
-    weights: Weights,
+    weights: weights_mod.Weights,
     tok: Tokenizer,
     n_ctx: u32,
     n_batch: u32,
     kv_type: KvType,
-    kv: KvCache,
     /// Tokens whose K/V rows are in the cache; embeddings fed through `infer` are recorded as
     /// `embd_token`.
     history: []u32,
     n_past: u32 = 0,
-    buf: Buffers,
-    pool: pool_mod.Pool,
+    /// Token embedding rows of a step [max_tokens × n_embd], gathered on the host.
+    x: []f32,
+    /// [n_vocab] of the last evaluated token.
+    logit_buf: []f32,
     /// Hash of the tensor table (names, types, shapes, offsets): identifies the weights for state files.
     tensor_hash: u64,
     weight_bytes: u64,
-    /// The graph forward (GPU or CPU graph); null = the direct CPU forward (reference_cpu).
-    gm: ?*GraphModel = null,
+    /// The forward: the graph on the GPU (with CPU nodes where placement says) or the CPU.
+    gm: *GraphModel,
 
     pub const embd_token: u32 = std.math.maxInt(u32);
 
@@ -175,11 +105,10 @@ pub const Model = struct {
         try progress(opts, 0.05);
 
         const a = self.arena.allocator();
-        self.hp = try readHparams(&self.file, diag);
+        self.hp = try weights_mod.readHparams(&self.file, diag);
         self.name = try utf8Lossy(a, self.file.getString("general.name") orelse "");
-        var l = Loader{ .file = &self.file, .diag = diag, .a = a };
-        self.weights = try l.loadWeights(&self.hp, opts);
-        self.weight_bytes = l.bytes;
+        self.weights = try weights_mod.load(&self.file, &self.hp, a, .{ .ctx = opts.progress_ctx, .func = opts.progress }, diag);
+        self.weight_bytes = self.weights.bytes;
         self.tensor_hash = hashTensorTable(&self.file);
 
         var why = tokenizer_mod.vocab_mod.Problem{};
@@ -199,8 +128,8 @@ pub const Model = struct {
 
         const train = if (self.hp.n_ctx_train == 0) default_max_ctx else self.hp.n_ctx_train;
         self.n_ctx = if (opts.n_ctx != 0) opts.n_ctx else @min(train, default_max_ctx);
-        if (self.hp.arch == .gpt2 and self.n_ctx > self.hp.n_ctx_train) {
-            diag.set(null, "gpt2 has learned positions for {d} tokens; n_ctx {d} is larger", .{ self.hp.n_ctx_train, self.n_ctx });
+        if (self.hp.desc().hparams.learned_positions and self.n_ctx > self.hp.n_ctx_train) {
+            diag.set(null, "{s} has learned positions for {d} tokens; n_ctx {d} is larger", .{ @tagName(self.hp.arch), self.hp.n_ctx_train, self.n_ctx });
             return error.InvalidArgument;
         }
         self.n_batch = if (opts.n_batch == 0) 64 else opts.n_batch;
@@ -208,89 +137,43 @@ pub const Model = struct {
         self.kv_type = opts.kv_type;
         self.n_past = 0;
         self.history = try a.alloc(u32, self.n_ctx);
-        self.gm = null;
-        if (opts.reference_cpu) {
-            try self.allocKv(a);
-        } else {
-            self.kv = switch (self.kv_type) {
-                .f16 => .{ .f16 = .{ .k = &.{}, .v = &.{} } },
-                .f32 => .{ .f32 = .{ .k = &.{}, .v = &.{} } },
+        // Prompt rows per graph step: a whole batch on real GPUs (the tiled mat-mat kernels run
+        // from 9 rows up); 8 on CPU-type Vulkan devices (lavapipe), whose big-model steps would
+        // otherwise outlast the submission timeout, and on the CPU.
+        const real_gpu = if (opts.gpu) |g| g.report.device_type != .cpu else false;
+        const gt = @min(if (opts.graph_tokens != 0) opts.graph_tokens else if (real_gpu) self.n_batch else 8, self.n_batch);
+        self.x = try a.alloc(f32, @as(usize, gt) * self.hp.n_embd);
+        self.logit_buf = try a.alloc(f32, self.hp.n_vocab);
+        self.gm = GraphModel.create(alloc, self, opts.gpu, .{
+            .placement = opts.placement,
+            .max_tokens = gt,
+            .n_threads = opts.n_threads,
+            .profile = opts.profile,
+            .diff = opts.diff,
+            .perturb_gpu_node = opts.perturb_gpu_node,
+        }) catch |e| {
+            diag.set(null, "cannot plan the model graph: {s}", .{@errorName(e)});
+            return switch (e) {
+                error.OutOfMemory => error.OutOfMemory,
+                error.ContextFull, error.InvalidArgument => error.InvalidArgument,
+                error.BadShape, error.Unsupported => error.UnsupportedModel,
+                error.OutOfDeviceMemory => error.OutOfDeviceMemory,
+                error.DeviceLost => error.DeviceLost,
+                error.GpuTimeout => error.GpuTimeout,
+                else => error.DeviceError,
             };
-        }
-        try self.allocBuffers(a);
-        try self.pool.init(alloc, .{ .n_threads = if (opts.n_threads == 0) null else opts.n_threads });
-        errdefer self.pool.deinit();
-        if (!opts.reference_cpu) {
-            // Prompt rows per GPU step: a whole batch on real GPUs (the tiled mat-mat kernels run
-            // from 9 rows up); 8 on CPU-type Vulkan devices (lavapipe), whose big-model steps
-            // would otherwise outlast the submission timeout, and on the CPU graph.
-            const real_gpu = if (opts.gpu) |g| g.report.device_type != .cpu else false;
-            const gt = @min(if (opts.graph_tokens != 0) opts.graph_tokens else if (real_gpu) self.n_batch else 8, self.n_batch);
-            self.gm = GraphModel.create(alloc, self, opts.gpu, opts.placement, gt, opts.n_threads, opts.profile) catch |e| {
-                diag.set(null, "cannot plan the model graph: {s}", .{@errorName(e)});
-                return switch (e) {
-                    error.OutOfMemory => error.OutOfMemory,
-                    error.ContextFull, error.InvalidArgument => error.InvalidArgument,
-                    error.BadShape, error.Unsupported => error.UnsupportedModel,
-                    error.OutOfDeviceMemory => error.OutOfDeviceMemory,
-                    error.DeviceLost => error.DeviceLost,
-                    error.GpuTimeout => error.GpuTimeout,
-                    else => error.DeviceError,
-                };
-            };
-        }
+        };
+        errdefer self.gm.destroy();
         try progress(opts, 1.0);
         return self;
     }
 
     pub fn destroy(self: *Model) void {
-        if (self.gm) |gm| gm.destroy();
-        self.pool.deinit();
+        self.gm.destroy();
         self.tok.deinit();
         self.file.deinit();
         self.arena.deinit();
         self.alloc.destroy(self);
-    }
-
-    fn allocKv(self: *Model, a: std.mem.Allocator) !void {
-        const n = std.math.mul(usize, @as(usize, self.n_ctx) * self.hp.n_layer, self.hp.kvDim()) catch return error.OutOfMemory;
-        self.kv = switch (self.kv_type) {
-            .f16 => .{ .f16 = .{ .k = try a.alloc(f16, n), .v = try a.alloc(f16, n) } },
-            .f32 => .{ .f32 = .{ .k = try a.alloc(f32, n), .v = try a.alloc(f32, n) } },
-        };
-    }
-
-    fn allocBuffers(self: *Model, a: std.mem.Allocator) !void {
-        const nb: usize = self.n_batch;
-        const e: usize = self.hp.n_embd;
-        const kvd = self.hp.kvDim();
-        const ff: usize = self.hp.n_ff;
-        var scratch: usize = 0;
-        const w = &self.weights;
-        const all = [_]QTensor{ w.output, w.tok_embd };
-        for (all) |t| scratch = @max(scratch, try ops.matmulScratchBytes(t.t, t.n_cols, nb));
-        for (w.layers) |ly| {
-            const ts = [_]?QTensor{ ly.wq, ly.wk, ly.wv, ly.wqkv, ly.wo, ly.ffn_gate, ly.ffn_up, ly.ffn_down };
-            for (ts) |maybe| if (maybe) |t| {
-                scratch = @max(scratch, try ops.matmulScratchBytes(t.t, t.n_cols, nb));
-            };
-        }
-        self.buf = .{
-            .x = try a.alloc(f32, nb * e),
-            .xb = try a.alloc(f32, nb * e),
-            .xb2 = try a.alloc(f32, nb * e),
-            .attn = try a.alloc(f32, nb * e),
-            .q = try a.alloc(f32, nb * e),
-            .k = try a.alloc(f32, nb * kvd),
-            .v = try a.alloc(f32, nb * kvd),
-            .qkv = try a.alloc(f32, nb * (e + 2 * kvd)),
-            .hb = try a.alloc(f32, nb * ff),
-            .hb2 = try a.alloc(f32, nb * ff),
-            .pos = try a.alloc(i32, nb),
-            .ids = try a.alloc(u32, nb),
-            .logits = try a.alloc(f32, self.hp.n_vocab),
-            .scratch = try a.alloc(u8, scratch),
-        };
     }
 
     // ---- KV cache ----
@@ -325,14 +208,14 @@ pub const Model = struct {
             .embd => {},
         }
         var done: usize = 0;
-        const step_max: usize = if (self.gm) |gm| gm.max_tokens else self.n_batch;
+        const step_max: usize = self.gm.max_tokens;
         while (done < n) {
             const nb = @min(step_max, n - done);
             const part: Input = switch (input) {
                 .tokens => |t| .{ .tokens = t[done..][0..nb] },
                 .embd => |x| .{ .embd = x[done * self.hp.n_embd ..][0 .. nb * self.hp.n_embd] },
             };
-            if (self.gm != null) try self.forwardGraph(part, nb, done + nb == n) else try self.forward(part, nb, done + nb == n);
+            try self.forward(part, nb, done + nb == n);
             for (0..nb) |i| self.history[self.n_past + i] = switch (input) {
                 .tokens => |t| t[done + i],
                 .embd => embd_token,
@@ -343,32 +226,40 @@ pub const Model = struct {
     }
 
     pub fn logits(self: *const Model) []const f32 {
-        return self.buf.logits;
+        return self.logit_buf;
     }
 
     /// Whether the forward runs through the graph with at least one node on the GPU.
     pub fn onGpu(self: *const Model) bool {
-        const gm = self.gm orelse return false;
-        return gm.anyGpu();
+        return self.gm.anyGpu();
     }
 
-    /// "gpu", "cpu-graph" or "cpu-reference": what computes this model's forward.
+    /// "gpu", "gpu+cpu" or "cpu-graph": what computes this model's forward.
     pub fn computeBackend(self: *const Model) []const u8 {
-        const gm = self.gm orelse return "cpu-reference";
-        if (!gm.anyGpu()) return "cpu-graph";
-        return if (gm.gpuLayers() < self.hp.n_layer) "gpu+cpu" else "gpu";
+        if (!self.gm.anyGpu()) return "cpu-graph";
+        return if (self.gm.gpuLayers() < self.hp.n_layer) "gpu+cpu" else "gpu";
+    }
+
+    /// Differential mode (LoadOptions.diff): null when every node of every step so far was
+    /// within its bound, else the first node that was not, described ("node 12 mul_mat (layer 0)
+    /// of attn_q.weight, ..."), in `buf`. Also null when diff is off.
+    pub fn diffReport(self: *const Model, buf: []u8) ?[]const u8 {
+        const d = self.gm.diff orelse return null;
+        const m = d.first orelse return null;
+        var fbs = std.io.fixedBufferStream(buf);
+        d.describe(m, fbs.writer()) catch {};
+        return fbs.getWritten();
     }
 
     /// One graph step of n ≤ max_tokens tokens at positions n_past..; does not advance n_past.
-    fn forwardGraph(self: *Model, input: Input, n: usize, want_logits: bool) Error!void {
-        const gm = self.gm.?;
+    fn forward(self: *Model, input: Input, n: usize, want_logits: bool) Error!void {
         const e: usize = self.hp.n_embd;
-        const x = self.buf.x[0 .. n * e];
+        const x = self.x[0 .. n * e];
         switch (input) {
-            .tokens => |t| try ops.getRows(self.weights.tok_embd, t, x),
+            .tokens => |t| try ops.getRows(self.weights.tokEmbd(), t, x),
             .embd => |em| @memcpy(x, em),
         }
-        gm.step(x, @intCast(n), self.n_past, if (want_logits) self.buf.logits else null) catch |err| return switch (err) {
+        self.gm.step(x, @intCast(n), self.n_past, if (want_logits) self.logit_buf else null) catch |err| return switch (err) {
             error.OutOfMemory => error.OutOfMemory,
             error.ContextFull => error.ContextFull,
             error.InvalidArgument => error.InvalidArgument,
@@ -379,134 +270,6 @@ pub const Model = struct {
             error.GpuTimeout => error.GpuTimeout,
             else => error.DeviceError,
         };
-    }
-
-    /// One forward pass of n ≤ n_batch tokens at positions n_past..n_past+n; does not advance n_past.
-    fn forward(self: *Model, input: Input, n: usize, want_logits: bool) Error!void {
-        const hp = self.hp;
-        const e: usize = hp.n_embd;
-        const kvd = hp.kvDim();
-        const ff: usize = hp.n_ff;
-        const b = &self.buf;
-        const pool = &self.pool;
-        const pos0: usize = self.n_past;
-        const x = b.x[0 .. n * e];
-        const xb = b.xb[0 .. n * e];
-        const xb2 = b.xb2[0 .. n * e];
-        const attn = b.attn[0 .. n * e];
-        const q = b.q[0 .. n * e];
-        const k = b.k[0 .. n * kvd];
-        const v = b.v[0 .. n * kvd];
-        const hb = b.hb[0 .. n * ff];
-        const hb2 = b.hb2[0 .. n * ff];
-        const pos = b.pos[0..n];
-        for (pos, 0..) |*p, i| p.* = @intCast(pos0 + i);
-
-        switch (input) {
-            .tokens => |t| try ops.getRows(self.weights.tok_embd, t, x),
-            .embd => |em| @memcpy(x, em),
-        }
-        if (self.weights.pos_embd) |pe| {
-            const ids = b.ids[0..n];
-            for (ids, 0..) |*id, i| id.* = @intCast(pos0 + i);
-            try ops.getRows(pe, ids, xb);
-            try ops.add(pool, x, xb, n, e, x);
-        }
-
-        for (self.weights.layers, 0..) |*ly, il| {
-            // attention input
-            try self.norm(x, ly.attn_norm, ly.attn_norm_b, n, xb);
-            if (ly.wqkv) |wqkv| {
-                const w3 = e + 2 * kvd;
-                const qkv = b.qkv[0 .. n * w3];
-                try self.linear(wqkv, ly.bqkv, xb, n, qkv);
-                for (0..n) |t| {
-                    const row = qkv[t * w3 ..][0..w3];
-                    @memcpy(q[t * e ..][0..e], row[0..e]);
-                    @memcpy(k[t * kvd ..][0..kvd], row[e..][0..kvd]);
-                    @memcpy(v[t * kvd ..][0..kvd], row[e + kvd ..][0..kvd]);
-                }
-            } else {
-                try self.linear(ly.wq.?, ly.bq, xb, n, q);
-                try self.linear(ly.wk.?, ly.bk, xb, n, k);
-                try self.linear(ly.wv.?, ly.bv, xb, n, v);
-            }
-            if (hp.n_rot > 0) {
-                const rp = ops.RopeParams{
-                    .n_rot = hp.n_rot,
-                    .mode = if (hp.arch == .llama) .normal else .neox,
-                    .freq_base = hp.rope_freq_base,
-                    .freq_scale = hp.rope_freq_scale,
-                };
-                try ops.rope(pool, q, n, hp.n_head, hp.head_dim, pos, rp);
-                try ops.rope(pool, k, n, hp.n_head_kv, hp.head_dim, pos, rp);
-            }
-            // K/V rows of these positions into the cache, then attention over 0..pos
-            const stride = @as(usize, self.n_ctx) * kvd;
-            const off = il * stride;
-            const ap = ops.AttentionParams{ .n_head = hp.n_head, .n_head_kv = hp.n_head_kv, .head_dim = hp.head_dim };
-            const as = ops.AttentionStep{ .n_tokens = n, .pos0 = pos0, .n_ctx = self.n_ctx };
-            switch (self.kv) {
-                .f16 => |c| {
-                    try ops.f32ToF16(k, c.k[off + pos0 * kvd ..][0 .. n * kvd]);
-                    try ops.f32ToF16(v, c.v[off + pos0 * kvd ..][0 .. n * kvd]);
-                    try ops.attention(pool, q, .{ .f16 = c.k[off..][0..stride] }, .{ .f16 = c.v[off..][0..stride] }, ap, as, attn);
-                },
-                .f32 => |c| {
-                    @memcpy(c.k[off + pos0 * kvd ..][0 .. n * kvd], k);
-                    @memcpy(c.v[off + pos0 * kvd ..][0 .. n * kvd], v);
-                    try ops.attention(pool, q, .{ .f32 = c.k[off..][0..stride] }, .{ .f32 = c.v[off..][0..stride] }, ap, as, attn);
-                },
-            }
-            try self.linear(ly.wo, ly.bo, attn, n, xb2);
-
-            switch (hp.arch) {
-                .llama => {
-                    try ops.add(pool, x, xb2, n, e, x);
-                    try self.norm(x, ly.ffn_norm.?, null, n, xb);
-                    try self.linear(ly.ffn_gate.?, null, xb, n, hb);
-                    try self.linear(ly.ffn_up, null, xb, n, hb2);
-                    try ops.swiglu(pool, hb, hb2, hb);
-                    try self.linear(ly.ffn_down, null, hb, n, xb2);
-                    try ops.add(pool, x, xb2, n, e, x);
-                },
-                .phi2 => {
-                    // attention and MLP in parallel from the same normed input
-                    try ops.add(pool, x, xb2, n, e, x);
-                    try self.linear(ly.ffn_up, ly.ffn_up_b, xb, n, hb);
-                    try ops.gelu(pool, hb, hb);
-                    try self.linear(ly.ffn_down, ly.ffn_down_b, hb, n, xb2);
-                    try ops.add(pool, x, xb2, n, e, x);
-                },
-                .gpt2 => {
-                    try ops.add(pool, x, xb2, n, e, x);
-                    try self.norm(x, ly.ffn_norm.?, ly.ffn_norm_b, n, xb);
-                    try self.linear(ly.ffn_up, ly.ffn_up_b, xb, n, hb);
-                    try ops.gelu(pool, hb, hb);
-                    try self.linear(ly.ffn_down, ly.ffn_down_b, hb, n, xb2);
-                    try ops.add(pool, x, xb2, n, e, x);
-                },
-            }
-        }
-        if (!want_logits) return;
-        const last = x[(n - 1) * e ..][0..e];
-        const normed = xb[0..e];
-        try self.norm(last, self.weights.output_norm, self.weights.output_norm_b, 1, normed);
-        try self.linear(self.weights.output, self.weights.output_b, normed, 1, b.logits);
-    }
-
-    fn norm(self: *Model, x: []const f32, w: []const f32, bias: ?[]const f32, n: usize, out: []f32) Error!void {
-        const e: usize = self.hp.n_embd;
-        switch (self.hp.arch) {
-            .llama => try ops.rmsNorm(&self.pool, x, w, n, e, self.hp.norm_eps, out),
-            .phi2, .gpt2 => try ops.layerNorm(&self.pool, x, w, bias, n, e, self.hp.norm_eps, out),
-        }
-    }
-
-    /// out[n × w.n_rows] = x · wᵀ (+ bias per row).
-    fn linear(self: *Model, w: QTensor, bias: ?[]const f32, x: []const f32, n: usize, out: []f32) Error!void {
-        try ops.matmul(&self.pool, w, x, n, out, self.buf.scratch);
-        if (bias) |bv| try ops.add(&self.pool, out, bv, n, w.n_rows, out);
     }
 
     // ---- reporting ----
@@ -532,11 +295,7 @@ pub const Model = struct {
             try jw.write(kv[1]);
         }
         try jw.objectField("rope_type");
-        try jw.write(switch (hp.arch) {
-            .llama => "normal",
-            .phi2 => "neox",
-            .gpt2 => "none",
-        });
+        try jw.write(if (hp.desc().hparams.rope) |r| @as([]const u8, if (r.mode == .neox) "neox" else "normal") else "none");
         try jw.objectField("weight_types");
         try jw.beginObject();
         var counts = std.AutoArrayHashMap(GgmlType, u32).init(alloc);
@@ -570,20 +329,16 @@ pub const Model = struct {
         try jw.objectField("compute_backend");
         try jw.write(self.computeBackend());
         try jw.objectField("n_gpu_layers");
-        try jw.write(if (self.gm) |gm| gm.gpuLayers() else 0);
-        var bytes_cpu: u64 = self.weight_bytes;
-        var bytes_gpu: u64 = 0;
-        if (self.gm) |gm| {
-            const st = gm.ex.stats;
-            bytes_gpu = st.gpu_weight_bytes + st.gpu_pool_bytes;
-            bytes_cpu = (if (gm.anyGpu()) gm.cpuWeightBytes() else self.weight_bytes) + st.cpu_pool_bytes;
-        }
+        try jw.write(self.gm.gpuLayers());
+        const st = self.gm.ex.stats;
+        const bytes_gpu: u64 = st.gpu_weight_bytes + st.gpu_pool_bytes;
+        const bytes_cpu: u64 = (if (self.gm.anyGpu()) self.gm.cpuWeightBytes() else self.weight_bytes) + st.cpu_pool_bytes;
         try jw.objectField("bytes_cpu");
         try jw.write(bytes_cpu);
         try jw.objectField("bytes_gpu");
         try jw.write(bytes_gpu);
         try jw.objectField("graph_tokens");
-        try jw.write(if (self.gm) |gm| gm.max_tokens else 0);
+        try jw.write(self.gm.max_tokens);
         // Strings go out as JSON strings even when the file's bytes are not UTF-8 (a writer
         // would emit an array of numbers): bad sequences become U+FFFD, and the keys this
         // happened to are listed in utf8_replaced.
@@ -634,16 +389,6 @@ pub const Model = struct {
         };
     }
 
-    /// The bytes of the K and V rows in use, per layer: (layer, which) → slice.
-    fn kvRows(self: *const Model, layer: usize, which: enum { k, v }) []u8 {
-        const kvd = self.hp.kvDim();
-        const stride = @as(usize, self.n_ctx) * kvd;
-        const used = @as(usize, self.n_past) * kvd;
-        return switch (self.kv) {
-            inline else => |c| std.mem.sliceAsBytes((if (which == .k) c.k else c.v)[layer * stride ..][0..used]),
-        };
-    }
-
     /// Header, tokens, K/V rows in use, then a Wyhash of all of it (damage check). Little-endian.
     pub fn saveState(self: *const Model, path: []const u8) !void {
         const f = try std.fs.cwd().createFile(path, .{});
@@ -654,19 +399,14 @@ pub const Model = struct {
         const h = self.header();
         try w.writeAll(std.mem.asBytes(&h));
         try w.writeAll(std.mem.sliceAsBytes(self.tokens()));
-        if (self.gm) |gm| {
-            const elem: usize = if (self.kv_type == .f16) 2 else 4;
-            const rows = try self.alloc.alloc(u8, @as(usize, self.n_past) * self.hp.kvDim() * elem);
-            defer self.alloc.free(rows);
-            for (0..self.hp.n_layer) |l| {
-                try gm.readKv(l, .k, rows);
-                try w.writeAll(rows);
-                try gm.readKv(l, .v, rows);
-                try w.writeAll(rows);
-            }
-        } else for (0..self.hp.n_layer) |l| {
-            try w.writeAll(self.kvRows(l, .k));
-            try w.writeAll(self.kvRows(l, .v));
+        const elem: usize = if (self.kv_type == .f16) 2 else 4;
+        const rows = try self.alloc.alloc(u8, @as(usize, self.n_past) * self.hp.kvDim() * elem);
+        defer self.alloc.free(rows);
+        for (0..self.hp.n_layer) |l| {
+            try self.gm.readKv(l, .k, rows);
+            try w.writeAll(rows);
+            try self.gm.readKv(l, .v, rows);
+            try w.writeAll(rows);
         }
         try bw.writer().writeInt(u64, hw.hasher.final(), .little);
         try bw.flush();
@@ -699,13 +439,8 @@ pub const Model = struct {
         @memcpy(std.mem.sliceAsBytes(self.history[0..h.n_tokens]), bytes[off..][0 .. h.n_tokens * 4]);
         off += h.n_tokens * 4;
         for (0..self.hp.n_layer) |l| {
-            if (self.gm) |gm| {
-                try gm.writeKv(l, .k, bytes[off..][0..rows]);
-                try gm.writeKv(l, .v, bytes[off + rows ..][0..rows]);
-            } else {
-                @memcpy(self.kvRows(l, .k), bytes[off..][0..rows]);
-                @memcpy(self.kvRows(l, .v), bytes[off + rows ..][0..rows]);
-            }
+            try self.gm.writeKv(l, .k, bytes[off..][0..rows]);
+            try self.gm.writeKv(l, .v, bytes[off + rows ..][0..rows]);
             off += 2 * rows;
         }
     }
@@ -766,215 +501,3 @@ pub fn utf8Lossy(alloc: std.mem.Allocator, s: []const u8) ![]u8 {
     return out.toOwnedSlice();
 }
 
-// ---- hyperparameters ----
-
-fn archKey(buf: []u8, arch: []const u8, key: []const u8) []const u8 {
-    return std.fmt.bufPrint(buf, "{s}.{s}", .{ arch, key }) catch unreachable; // keys are short
-}
-
-fn readHparams(f: *const reader.File, diag: *Diagnostic) !Hparams {
-    const arch_name = f.architecture() orelse {
-        diag.set(null, "general.architecture is missing", .{});
-        return error.InvalidGguf;
-    };
-    const arch = std.meta.stringToEnum(Arch, arch_name) orelse {
-        diag.set(null, "architecture '{s}' is not supported (llama, phi2, gpt2)", .{arch_name});
-        return error.UnsupportedModel;
-    };
-    var kb: [128]u8 = undefined;
-    const R = struct {
-        fn req(file: *const reader.File, d: *Diagnostic, key: []const u8) !u32 {
-            const v = file.getU32(key) orelse {
-                d.set(null, "metadata key {s} is missing or not an integer", .{key});
-                return error.InvalidGguf;
-            };
-            if (v == 0) {
-                d.set(null, "metadata key {s} is 0", .{key});
-                return error.InvalidGguf;
-            }
-            return v;
-        }
-    };
-    const n_embd = try R.req(f, diag, archKey(&kb, arch_name, "embedding_length"));
-    const n_layer = try R.req(f, diag, archKey(&kb, arch_name, "block_count"));
-    const n_ff = try R.req(f, diag, archKey(&kb, arch_name, "feed_forward_length"));
-    const n_head = try R.req(f, diag, archKey(&kb, arch_name, "attention.head_count"));
-    const n_head_kv = f.getU32(archKey(&kb, arch_name, "attention.head_count_kv")) orelse n_head;
-    if (n_embd % n_head != 0 or n_head_kv == 0 or n_head % n_head_kv != 0) {
-        diag.set(null, "n_embd {d}, n_head {d}, n_head_kv {d}: heads do not divide evenly", .{ n_embd, n_head, n_head_kv });
-        return error.InvalidGguf;
-    }
-    const head_dim = n_embd / n_head;
-    if (head_dim > ops.max_head_dim) {
-        diag.set(null, "head_dim {d} is larger than the supported {d}", .{ head_dim, ops.max_head_dim });
-        return error.UnsupportedModel;
-    }
-    const n_rot: u32 = switch (arch) {
-        .gpt2 => 0,
-        .llama => f.getU32(archKey(&kb, arch_name, "rope.dimension_count")) orelse head_dim,
-        .phi2 => f.getU32(archKey(&kb, arch_name, "rope.dimension_count")) orelse head_dim / 2,
-    };
-    if (arch != .gpt2 and (n_rot == 0 or n_rot > head_dim or n_rot % 2 != 0)) {
-        diag.set(null, "rope.dimension_count {d} does not fit head_dim {d}", .{ n_rot, head_dim });
-        return error.InvalidGguf;
-    }
-    const eps = switch (arch) {
-        .llama => f.getF32(archKey(&kb, arch_name, "attention.layer_norm_rms_epsilon")) orelse 1e-5,
-        .phi2, .gpt2 => f.getF32(archKey(&kb, arch_name, "attention.layer_norm_epsilon")) orelse 1e-5,
-    };
-    var freq_scale: f32 = 1.0;
-    if (f.getString(archKey(&kb, arch_name, "rope.scaling.type"))) |st| {
-        if (std.mem.eql(u8, st, "linear")) {
-            const factor = f.getF32(archKey(&kb, arch_name, "rope.scaling.factor")) orelse 1.0;
-            if (factor > 0) freq_scale = 1.0 / factor;
-        } else if (!std.mem.eql(u8, st, "none")) {
-            diag.set(null, "rope scaling '{s}' is not supported (none, linear)", .{st});
-            return error.UnsupportedModel;
-        }
-    } else if (f.getF32(archKey(&kb, arch_name, "rope.scale_linear"))) |factor| {
-        if (factor > 0) freq_scale = 1.0 / factor;
-    }
-    const freq_base = f.getF32(archKey(&kb, arch_name, "rope.freq_base")) orelse 10000.0;
-    // 0, negative, NaN or infinite values would only surface as a planner InvalidArgument (or NaN logits).
-    inline for (.{ .{ "rope.freq_base", freq_base }, .{ if (arch == .llama) "attention.layer_norm_rms_epsilon" else "attention.layer_norm_epsilon", eps } }) |kv| {
-        if (!std.math.isFinite(kv[1]) or kv[1] <= 0) {
-            diag.set(null, "metadata key {s}.{s} is {d}: expected a finite number > 0", .{ arch_name, kv[0], kv[1] });
-            return error.InvalidGguf;
-        }
-    }
-    const tok = f.findTensor("token_embd.weight") orelse {
-        diag.set(null, "tensor token_embd.weight is missing", .{});
-        return error.InvalidGguf;
-    };
-    return .{
-        .arch = arch,
-        .n_vocab = std.math.cast(u32, tok.ne[1]) orelse return error.InvalidGguf,
-        .n_embd = n_embd,
-        .n_layer = n_layer,
-        .n_ff = n_ff,
-        .n_head = n_head,
-        .n_head_kv = n_head_kv,
-        .head_dim = head_dim,
-        .n_rot = n_rot,
-        .rope_freq_base = freq_base,
-        .rope_freq_scale = freq_scale,
-        .norm_eps = eps,
-        .n_ctx_train = f.getU32(archKey(&kb, arch_name, "context_length")) orelse 0,
-    };
-}
-
-// ---- weights ----
-
-const Loader = struct {
-    file: *const reader.File,
-    diag: *Diagnostic,
-    a: std.mem.Allocator,
-    bytes: u64 = 0,
-    name_buf: [96]u8 = undefined,
-
-    fn fmtName(self: *Loader, comptime fmt: []const u8, args: anytype) []const u8 {
-        return std.fmt.bufPrint(&self.name_buf, fmt, args) catch unreachable; // names are short
-    }
-
-    fn find(self: *Loader, name: []const u8, required: bool) !?*const reader.TensorInfo {
-        const t = self.file.findTensor(name) orelse {
-            if (!required) return null;
-            self.diag.set(null, "tensor {s} is missing", .{name});
-            return error.InvalidGguf;
-        };
-        return t;
-    }
-
-    /// A matrix used as x·Wᵀ: ne = [n_in, n_out].
-    fn matrix(self: *Loader, name: []const u8, n_in: u64, n_out: u64, required: bool) !?QTensor {
-        const t = (try self.find(name, required)) orelse return null;
-        if (t.n_dims > 2 or t.ne[0] != n_in or t.ne[1] != n_out) {
-            self.diag.set(null, "tensor {s} has shape [{d}, {d}], expected [{d}, {d}]", .{ name, t.ne[0], t.ne[1], n_in, n_out });
-            return error.InvalidGguf;
-        }
-        if (quant.vecDotFn(t.type) == null or !quant.canDequantize(t.type)) {
-            self.diag.set(null, "tensor {s} has type {s}, which is not supported for weights", .{ name, t.type.name() });
-            return error.UnsupportedModel;
-        }
-        if (t.type.rowBytes(n_in) == null) {
-            self.diag.set(null, "tensor {s}: rows of {d} are not whole {s} blocks", .{ name, n_in, t.type.name() });
-            return error.InvalidGguf;
-        }
-        self.bytes += t.data.len;
-        return .{ .t = t.type, .data = t.data, .n_rows = @intCast(n_out), .n_cols = @intCast(n_in) };
-    }
-
-    fn reqMatrix(self: *Loader, name: []const u8, n_in: u64, n_out: u64) !QTensor {
-        return (try self.matrix(name, n_in, n_out, true)).?;
-    }
-
-    /// A 1-D tensor of n elements, converted to an f32 copy.
-    fn vector(self: *Loader, name: []const u8, n: u64, required: bool) !?[]const f32 {
-        const t = (try self.find(name, required)) orelse return null;
-        if (t.nElements() != n or t.ne[0] != n) {
-            self.diag.set(null, "tensor {s} has {d} elements, expected {d}", .{ name, t.nElements(), n });
-            return error.InvalidGguf;
-        }
-        if (!quant.canDequantize(t.type) or t.type.rowBytes(n) == null) {
-            self.diag.set(null, "tensor {s} has type {s}, which is not supported for a vector", .{ name, t.type.name() });
-            return error.UnsupportedModel;
-        }
-        const out = try self.a.alloc(f32, @intCast(n));
-        quant.dequantizeRow(t.type, t.data, out) catch {
-            self.diag.set(null, "tensor {s}: cannot convert its {s} data", .{ name, t.type.name() });
-            return error.InvalidGguf;
-        };
-        self.bytes += t.data.len;
-        return out;
-    }
-
-    fn loadWeights(self: *Loader, hp: *Hparams, opts: LoadOptions) !Weights {
-        const e: u64 = hp.n_embd;
-        const kvd: u64 = hp.kvDim();
-        const ff: u64 = hp.n_ff;
-        const biased = hp.arch != .llama;
-        var w: Weights = undefined;
-        w.tok_embd = try self.reqMatrix("token_embd.weight", e, hp.n_vocab);
-        w.pos_embd = null;
-        if (hp.arch == .gpt2) {
-            const t = (try self.find("position_embd.weight", true)).?;
-            if (hp.n_ctx_train == 0) hp.n_ctx_train = std.math.cast(u32, t.ne[1]) orelse 0;
-            w.pos_embd = try self.reqMatrix("position_embd.weight", e, hp.n_ctx_train);
-        }
-        w.layers = try self.a.alloc(Layer, hp.n_layer);
-        for (w.layers, 0..) |*ly, i| {
-            ly.* = .{
-                .attn_norm = (try self.vector(self.fmtName("blk.{d}.attn_norm.weight", .{i}), e, true)).?,
-                .attn_norm_b = try self.vector(self.fmtName("blk.{d}.attn_norm.bias", .{i}), e, biased),
-                .wo = try self.reqMatrix(self.fmtName("blk.{d}.attn_output.weight", .{i}), e, e),
-                .bo = try self.vector(self.fmtName("blk.{d}.attn_output.bias", .{i}), e, biased),
-                .ffn_up = try self.reqMatrix(self.fmtName("blk.{d}.ffn_up.weight", .{i}), e, ff),
-                .ffn_up_b = try self.vector(self.fmtName("blk.{d}.ffn_up.bias", .{i}), ff, biased),
-                .ffn_down = try self.reqMatrix(self.fmtName("blk.{d}.ffn_down.weight", .{i}), ff, e),
-                .ffn_down_b = try self.vector(self.fmtName("blk.{d}.ffn_down.bias", .{i}), e, biased),
-            };
-            ly.wqkv = try self.matrix(self.fmtName("blk.{d}.attn_qkv.weight", .{i}), e, e + 2 * kvd, hp.arch == .gpt2);
-            if (ly.wqkv != null) {
-                ly.bqkv = try self.vector(self.fmtName("blk.{d}.attn_qkv.bias", .{i}), e + 2 * kvd, biased);
-            } else {
-                ly.wq = try self.reqMatrix(self.fmtName("blk.{d}.attn_q.weight", .{i}), e, e);
-                ly.wk = try self.reqMatrix(self.fmtName("blk.{d}.attn_k.weight", .{i}), e, kvd);
-                ly.wv = try self.reqMatrix(self.fmtName("blk.{d}.attn_v.weight", .{i}), e, kvd);
-                ly.bq = try self.vector(self.fmtName("blk.{d}.attn_q.bias", .{i}), e, false);
-                ly.bk = try self.vector(self.fmtName("blk.{d}.attn_k.bias", .{i}), kvd, false);
-                ly.bv = try self.vector(self.fmtName("blk.{d}.attn_v.bias", .{i}), kvd, false);
-            }
-            if (hp.arch != .phi2) {
-                ly.ffn_norm = (try self.vector(self.fmtName("blk.{d}.ffn_norm.weight", .{i}), e, true)).?;
-                ly.ffn_norm_b = try self.vector(self.fmtName("blk.{d}.ffn_norm.bias", .{i}), e, biased);
-            }
-            if (hp.arch == .llama) ly.ffn_gate = try self.reqMatrix(self.fmtName("blk.{d}.ffn_gate.weight", .{i}), e, ff);
-            try progress(opts, 0.1 + 0.85 * @as(f32, @floatFromInt(i + 1)) / @as(f32, @floatFromInt(hp.n_layer)));
-        }
-        w.output_norm = (try self.vector("output_norm.weight", e, true)).?;
-        w.output_norm_b = try self.vector("output_norm.bias", e, biased);
-        w.output = (try self.matrix("output.weight", e, hp.n_vocab, false)) orelse w.tok_embd;
-        w.output_b = try self.vector("output.bias", hp.n_vocab, false);
-        return w;
-    }
-};

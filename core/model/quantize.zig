@@ -1,12 +1,15 @@
 //! Requantizes a GGUF model's F32/F16 weight matrices (llama.cpp's llama-quantize, reference
 //! rounding from core/quant). 1-D tensors (norms, biases) stay as they are; matrices whose rows are
 //! not whole blocks of the target type keep their type. `Q4_K_M` is llama.cpp's mix: Q6_K for the
-//! output matrix and for attn_v / ffn_down of the layers use_more_bits picks, Q4_K elsewhere.
+//! output matrix and for attn_v / ffn_down of the layers use_more_bits picks, Q4_K elsewhere; which
+//! tensor gets which rule is in its architecture's tensor table (core/model/arch, `q4_k_m`).
 const std = @import("std");
 const reader = @import("../gguf/reader.zig");
 const writer_mod = @import("../gguf/writer.zig");
 const quant = @import("../quant/quant.zig");
 const weight_types = @import("../quant/weight_types.zig");
+const spec = @import("arch/spec.zig");
+const registry = @import("arch/registry.zig");
 
 const GgmlType = quant.GgmlType;
 
@@ -28,25 +31,21 @@ fn useMoreBits(i_layer: u32, n_layer: u32) bool {
     return i_layer < n_layer / 8 or i_layer >= 7 * n_layer / 8 or (i_layer >= n_layer / 8 and (i_layer - n_layer / 8) % 3 == 2);
 }
 
-fn layerOf(name: []const u8) ?u32 {
-    if (!std.mem.startsWith(u8, name, "blk.")) return null;
-    const rest = name[4..];
-    const dot = std.mem.indexOfScalar(u8, rest, '.') orelse return null;
-    return std.fmt.parseInt(u32, rest[0..dot], 10) catch null;
-}
-
-/// The type tensor `t` gets under `target`.
-pub fn typeFor(t: *const reader.TensorInfo, target: Target, n_layer: u32, has_output: bool) GgmlType {
+/// The type tensor `t` gets under `target`, in a model of architecture `d` (null: not one this
+/// runtime knows; its tensors are looked up in llama's table, whose names llama.cpp shares).
+pub fn typeFor(t: *const reader.TensorInfo, target: Target, d: ?*const spec.Desc, n_layer: u32, has_output: bool) GgmlType {
     if (t.n_dims < 2 or (t.type != .f32 and t.type != .f16)) return t.type;
     const want: GgmlType = switch (target) {
         .plain => |p| p,
         .q4_k_m => blk: {
-            const is_output = std.mem.eql(u8, t.name, "output.weight") or (!has_output and std.mem.eql(u8, t.name, "token_embd.weight"));
-            if (is_output) break :blk .q6_k;
-            if (std.mem.endsWith(u8, t.name, "attn_v.weight") or std.mem.endsWith(u8, t.name, "ffn_down.weight")) {
-                if (layerOf(t.name)) |il| if (useMoreBits(il, n_layer)) break :blk .q6_k;
-            }
-            break :blk .q4_k;
+            const desc = d orelse registry.desc(.llama);
+            const at = spec.lookup(desc, t.name) orelse break :blk .q4_k;
+            break :blk switch (desc.tensors[at.index].q4_k_m) {
+                .base => .q4_k,
+                .output => .q6_k,
+                .tied_output => if (has_output) .q4_k else .q6_k,
+                .more_bits => if (useMoreBits(at.layer orelse 0, n_layer)) .q6_k else .q4_k,
+            };
         },
     };
     if (want.rowBytes(t.ne[0]) == null) return t.type;
@@ -73,6 +72,7 @@ pub fn quantizeFile(alloc: std.mem.Allocator, in_path: []const u8, out_path: []c
     var kb: [96]u8 = undefined;
     const n_layer = f.getU32(std.fmt.bufPrint(&kb, "{s}.block_count", .{arch}) catch "") orelse 0;
     const has_output = f.findTensor("output.weight") != null;
+    const desc = if (registry.byName(arch)) |a| registry.desc(a) else null;
     for (f.keys()) |kv| {
         if (std.mem.eql(u8, kv.key, "general.file_type")) continue;
         try w.putValue(kv.key, kv.value);
@@ -85,7 +85,7 @@ pub fn quantizeFile(alloc: std.mem.Allocator, in_path: []const u8, out_path: []c
     var n_kept: u32 = 0;
     var kept: ?*const reader.TensorInfo = null;
     for (f.tensors, types) |*t, *nt| {
-        nt.* = typeFor(t, target, n_layer, has_output);
+        nt.* = typeFor(t, target, desc, n_layer, has_output);
         try w.addTensor(t.name, nt.*, t.ne[0..t.n_dims], null);
         if (nt.* != t.type) n_changed += 1 else if (t.n_dims >= 2 and (t.type == .f32 or t.type == .f16) and wanted(target) != t.type) {
             n_kept += 1;
@@ -138,7 +138,10 @@ test "Q4_K_M mix follows llama.cpp's use_more_bits" {
     var n: u32 = 0;
     for (0..32) |i| n += @intFromBool(useMoreBits(@intCast(i), 32));
     try std.testing.expectEqual(@as(u32, 16), n);
-    try std.testing.expectEqual(@as(?u32, 12), layerOf("blk.12.ffn_down.weight"));
+    const at = spec.lookup(registry.desc(.llama), "blk.12.ffn_down.weight").?;
+    try std.testing.expectEqual(@as(?u32, 12), at.layer);
+    try std.testing.expectEqual(spec.QRule.more_bits, registry.desc(.llama).tensors[at.index].q4_k_m);
+    try std.testing.expect(spec.lookup(registry.desc(.gpt2), "blk.3.ffn_gate.weight") == null);
     try std.testing.expect(Target.parse("q4_k_m").? == .q4_k_m);
     try std.testing.expect(Target.parse("Q6_K").?.plain == .q6_k);
     try std.testing.expect(Target.parse("IQ2_XXS") == null);

@@ -116,7 +116,7 @@ test "synthetic llama, phi2 and gpt2 load, run in batches and agree with step-by
     defer testing.allocator.free(dir);
     var vocab_file = reader.openFixture(testing.allocator, "stories260K.gguf", null) catch |e| return e;
     defer vocab_file.deinit();
-    for ([_]synth.Arch{ .llama, .phi2, .gpt2 }) |arch| {
+    for (std.enums.values(synth.Arch)) |arch| {
         const path = try std.fmt.allocPrint(testing.allocator, "{s}/{s}.gguf", .{ dir, @tagName(arch) });
         defer testing.allocator.free(path);
         try synth.generateFile(testing.allocator, .{ .arch = arch, .n_head_kv = if (arch == .gpt2) 4 else 2, .n_ff = 128 }, .{ .vocab = &vocab_file }, path);
@@ -139,7 +139,7 @@ test "synthetic llama, phi2 and gpt2 load, run in batches and agree with step-by
     }
 }
 
-// ---- the graph on the GPU against the direct CPU forward ----
+// ---- the graph on the GPU against the graph on the CPU ----
 
 const vkt = @import("../vk/tests.zig");
 
@@ -183,11 +183,11 @@ fn argmaxOf(x: []const f32) u32 {
     return @intCast(b);
 }
 
-/// Prompt of 11 tokens (two graph steps of 8 and 3) and 5 decode steps fed with the reference's
-/// greedy tokens; returns the largest |Δp| seen.
+/// Prompt of 11 tokens (two graph steps of 8 and 3) and 5 decode steps fed with the CPU's
+/// greedy tokens; returns the largest |Δp| seen between the graph on the CPU backend and on the GPU.
 fn compareWithReference(path: []const u8, ctx: *@import("../vk/vk.zig").Context, placement: model_mod.Placement, tol: f32) !f32 {
     var diag = reader.Diagnostic{};
-    const ref = try Model.load(testing.allocator, path, .{ .n_threads = 2, .reference_cpu = true, .n_ctx = 64 }, &diag);
+    const ref = try Model.load(testing.allocator, path, .{ .n_threads = 2, .n_ctx = 64 }, &diag);
     defer ref.destroy();
     const gm = try Model.load(testing.allocator, path, .{ .n_threads = 2, .gpu = ctx, .placement = placement, .n_ctx = 64 }, &diag);
     defer gm.destroy();
@@ -215,7 +215,7 @@ test "graph on the GPU: stories260K golden text byte for byte, all and partial l
         defer m.destroy();
         try testing.expect(m.onGpu());
         if (pl == .gpu_layers) {
-            try testing.expectEqual(@as(u32, 2), m.gm.?.gpuLayers());
+            try testing.expectEqual(@as(u32, 2), m.gm.gpuLayers());
             try testing.expectEqualStrings("gpu+cpu", m.computeBackend());
         } else try testing.expectEqualStrings("gpu", m.computeBackend());
         const got = try greedyText(m, 200);
@@ -243,8 +243,8 @@ test "graph on the GPU: stories260K golden text byte for byte, all and partial l
     try m.loadState(sp, &diag);
     try m.eval(.{ .tokens = &.{5} });
     try testing.expectEqualSlices(f32, after, m.logits());
-    // The state file of the GPU graph is the reference forward's format: it loads there too.
-    const r = try loadFixture("stories260K.gguf", .{ .n_threads = 2, .reference_cpu = true, .kv_type = .f32 });
+    // The state file of the GPU graph loads into the graph on the CPU too.
+    const r = try loadFixture("stories260K.gguf", .{ .n_threads = 2, .kv_type = .f32 });
     defer r.destroy();
     try r.loadState(sp, &diag);
     try r.eval(.{ .tokens = &.{5} });
@@ -252,7 +252,7 @@ test "graph on the GPU: stories260K golden text byte for byte, all and partial l
     try testing.expectEqual(@as(u32, 0), ctx.validation_messages.load(.monotonic));
 }
 
-test "graph on the GPU agrees with the direct CPU forward: llama (GQA), phi2, gpt2 × F32 F16 Q8_0 Q4_0 Q4_K Q6_K" {
+test "graph on the GPU agrees with the graph on the CPU: llama (GQA), phi2, gpt2 × F32 F16 Q8_0 Q4_0 Q4_K Q6_K" {
     const ctx = try vkt.testContext(.{});
     defer ctx.destroy();
     var tmp = testing.tmpDir(.{});
@@ -279,7 +279,7 @@ test "graph on the GPU agrees with the direct CPU forward: llama (GQA), phi2, gp
         try testing.expect(d <= bound);
     }
     var worst_all: f32 = 0;
-    for ([_]synth.Arch{ .llama, .phi2, .gpt2 }) |arch| {
+    for (std.enums.values(synth.Arch)) |arch| {
         for ([_]reader.GgmlType{ .f32, .f16, .q8_0, .q4_0, .q4_k, .q6_k }) |ty| {
             const path = try std.fmt.allocPrint(testing.allocator, "{s}/{s}-{s}.gguf", .{ dir, @tagName(arch), @tagName(ty) });
             defer testing.allocator.free(path);
@@ -301,5 +301,118 @@ test "graph on the GPU agrees with the direct CPU forward: llama (GQA), phi2, gp
     const p1 = try std.fmt.allocPrint(testing.allocator, "{s}/llama-q4_0.gguf", .{dir});
     defer testing.allocator.free(p1);
     try testing.expect(try compareWithReference(p1, ctx, .{ .gpu_layers = 1 }, bound) <= bound);
+    try testing.expectEqual(@as(u32, 0), ctx.validation_messages.load(.monotonic));
+}
+
+// ---- the differential mode (core/graph/diff.zig) ----
+
+/// Prompt of 11 tokens (steps of 8 and 3) and 3 greedy decode steps with every node checked.
+fn diffRun(m: *Model) !void {
+    const prompt = [_]u32{ 1, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110 };
+    try m.eval(.{ .tokens = &prompt });
+    for (0..3) |_| try m.eval(.{ .tokens = &.{argmaxOf(m.logits())} });
+}
+
+fn synthModel(dir: []const u8, vocab: *const reader.File, arch: synth.Arch, ty: reader.GgmlType) ![]u8 {
+    const Q = struct {
+        fn q(t: reader.GgmlType, src: []const f32, dst: []u8) anyerror!void {
+            try @import("../quant/quant.zig").quantizeRow(t, src, dst);
+        }
+    };
+    const path = try std.fmt.allocPrint(testing.allocator, "{s}/{s}-{s}.gguf", .{ dir, @tagName(arch), @tagName(ty) });
+    errdefer testing.allocator.free(path);
+    try synth.generateFile(testing.allocator, .{ .arch = arch, .n_embd = 256, .n_ff = 256, .n_head = 4, .n_head_kv = if (arch == .gpt2) 4 else 2, .n_layer = 2 }, .{ .vocab = vocab, .weight_type = ty, .quantize = Q.q }, path);
+    return path;
+}
+
+test "differential mode stays quiet on the unbroken models (every node within its op's bound)" {
+    const ctx = try vkt.testContext(.{});
+    defer ctx.destroy();
+    var tmp = testing.tmpDir(.{});
+    defer tmp.cleanup();
+    const dir = try tmp.dir.realpathAlloc(testing.allocator, ".");
+    defer testing.allocator.free(dir);
+    var vocab_file = try reader.openFixture(testing.allocator, "stories260K.gguf", null);
+    defer vocab_file.deinit();
+    const sp = try reader.fixturePath(testing.allocator, "stories260K.gguf");
+    defer testing.allocator.free(sp);
+    var paths = std.ArrayList([]u8).init(testing.allocator);
+    defer {
+        for (paths.items) |p| testing.allocator.free(p);
+        paths.deinit();
+    }
+    try paths.append(try testing.allocator.dupe(u8, sp));
+    for (std.enums.values(synth.Arch)) |arch| for ([_]reader.GgmlType{ .f16, .q4_0, .q4_k }) |ty| {
+        try paths.append(try synthModel(dir, &vocab_file, arch, ty));
+    };
+    for (paths.items) |path| {
+        var diag = reader.Diagnostic{};
+        const m = try Model.load(testing.allocator, path, .{ .n_threads = 2, .gpu = ctx, .n_ctx = 64, .diff = true }, &diag);
+        defer m.destroy();
+        try testing.expect(m.onGpu());
+        try diffRun(m);
+        const d = m.gm.diff.?;
+        try testing.expectEqual(@as(u64, 5), d.steps);
+        var buf: [512]u8 = undefined;
+        if (m.diffReport(&buf)) |r| {
+            std.debug.print("{s}: {s}\n", .{ std.fs.path.basename(path), r });
+            return error.TestUnexpectedResult;
+        }
+        var worst: f64 = 0;
+        var worst_op: usize = 0;
+        for (d.worst, 0..) |w, i| if (w > worst) {
+            worst = w;
+            worst_op = i;
+        };
+        std.debug.print("[diff] {s}: largest nmse {e:.2} ({s})\n", .{ std.fs.path.basename(path), worst, @tagName(@as(@import("../graph/graph.zig").Op, @enumFromInt(worst_op))) });
+    }
+    try testing.expectEqual(@as(u32, 0), ctx.validation_messages.load(.monotonic));
+}
+
+test "differential mode names the node whose GPU kernel is broken" {
+    const ctx = try vkt.testContext(.{});
+    defer ctx.destroy();
+    const graph = @import("../graph/graph.zig");
+    const sp = try reader.fixturePath(testing.allocator, "stories260K.gguf");
+    defer testing.allocator.free(sp);
+    var diag = reader.Diagnostic{};
+    // The nodes to break: layer 0's Q projection, layer 1's attention, layer 2's SwiGLU, the logits.
+    const Pick = struct { op: graph.Op, layer: ?u32, weight: ?[]const u8 };
+    const picks = [_]Pick{
+        .{ .op = .mul_mat, .layer = 0, .weight = "attn_q.weight" },
+        .{ .op = .attention, .layer = 1, .weight = null },
+        .{ .op = .swiglu, .layer = 2, .weight = null },
+        .{ .op = .mul_mat, .layer = null, .weight = null }, // output.weight or the tied token_embd
+    };
+    var targets: [picks.len]u32 = undefined;
+    {
+        const m = try Model.load(testing.allocator, sp, .{ .n_threads = 2, .gpu = ctx, .n_ctx = 64 }, &diag);
+        defer m.destroy();
+        const g = &m.gm.g;
+        for (picks, &targets) |p, *tgt| {
+            tgt.* = for (g.tensors.items, 0..) |t, i| {
+                if (t.op != p.op or t.layer != p.layer) continue;
+                if (p.weight) |wn| if (!std.mem.eql(u8, g.get(g.root(t.src[0].?).id).name, wn)) continue;
+                break @intCast(i);
+            } else return error.TestUnexpectedResult;
+        }
+    }
+    for (picks, targets) |p, tgt| {
+        const m = try Model.load(testing.allocator, sp, .{ .n_threads = 2, .gpu = ctx, .n_ctx = 64, .diff = true, .perturb_gpu_node = tgt }, &diag);
+        defer m.destroy();
+        try diffRun(m);
+        const first = m.gm.diff.?.first orelse {
+            std.debug.print("node {d} ({s}) perturbed but no mismatch reported\n", .{ tgt, @tagName(p.op) });
+            return error.TestUnexpectedResult;
+        };
+        var buf: [512]u8 = undefined;
+        const r = m.diffReport(&buf).?;
+        std.debug.print("[diff] broken {s}: {s}\n", .{ @tagName(p.op), r });
+        try testing.expectEqual(tgt, first.id);
+        try testing.expectEqual(@as(u64, 0), first.step);
+        var want: [64]u8 = undefined;
+        try testing.expect(std.mem.startsWith(u8, r, try std.fmt.bufPrint(&want, "node {d} {s}", .{ tgt, @tagName(p.op) })));
+        if (p.weight) |wn| try testing.expect(std.mem.indexOf(u8, r, wn) != null);
+    }
     try testing.expectEqual(@as(u32, 0), ctx.validation_messages.load(.monotonic));
 }
