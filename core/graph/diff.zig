@@ -34,7 +34,7 @@ pub fn markAll(g: *Graph) graph.Error!void {
 /// activations of quantized mat-muls to Q8 and the GPU keeps them f32, and every node inherits
 /// its inputs' difference (a KV store copies the projection's), so the bounds are far above f32
 /// rounding yet below what a wrong kernel gives: measured on lavapipe (core/model/tests.zig,
-/// "[diff]" lines) ≤ 1e-7 with F32/F16 weights, ≤ 3e-4 with Q4_0; a 10% error in one node is 1e-2.
+/// "[diff]" lines) ≤ 1e-8 with F32/F16 weights, ≤ 1.3e-3 with Q4_K; a 10% error in one node is 1e-2.
 pub fn bound(op: Op) f64 {
     return switch (op) {
         // Integer position ids are compared exactly (compare() of i32).
@@ -134,7 +134,7 @@ pub const Diff = struct {
         return null;
     }
 
-    /// "node 12 mul_mat (layer 0) of attn_q.weight, #11 rms_norm at step 0: nmse 1.2e-2 > 1e-3 (max |Δ| 0.31), on the gpu".
+    /// "node 12 mul_mat (layer 0) of attn_q.weight, #11 rms_norm at step 0: nmse 1.00e-2 > 2e-3 (max |d| 1.49e0), on the gpu".
     pub fn describe(self: *const Diff, m: Mismatch, out: anytype) !void {
         try out.print("node {d} {s}", .{ m.id, @tagName(m.op) });
         if (m.layer) |l| try out.print(" (layer {d})", .{l});
