@@ -10,6 +10,7 @@ const ops = @import("../cpu/ops.zig");
 const pool_mod = @import("../cpu/pool.zig");
 const quant = @import("../quant/quant.zig");
 const tokenizer_mod = @import("../tokenizer/tokenizer.zig");
+const vocab_file = @import("../tokenizer/vocab_file.zig");
 const vk = @import("../vk/vk.zig");
 pub const graph_model = @import("graph_model.zig");
 pub const GraphModel = graph_model.GraphModel;
@@ -182,11 +183,7 @@ pub const Model = struct {
         self.weight_bytes = l.bytes;
         self.tensor_hash = hashTensorTable(&self.file);
 
-        self.tok = Tokenizer.fromGguf(alloc, &self.file) catch |e| {
-            if (e == error.OutOfMemory) return error.OutOfMemory;
-            diag.set(null, "tokenizer: cannot read tokenizer.ggml.* metadata ({s})", .{@errorName(e)});
-            return error.InvalidGguf;
-        };
+        self.tok = try vocab_file.fromFile(alloc, &self.file, diag);
         errdefer self.tok.deinit();
         if (self.tok.nVocab() != self.hp.n_vocab) {
             diag.set(null, "tokenizer has {d} tokens but token_embd.weight has {d} rows", .{ self.tok.nVocab(), self.hp.n_vocab });
