@@ -212,6 +212,13 @@ export interface pi5_model_options {
   n_batch: number;
   progress_callback: koffi.IKoffiRegisteredCallback | null;
   progress_user_data: unknown;
+  /**
+   * Nonzero: read only the vocabulary (tokenizer.ggml.*; files without weights such as
+   * llama.cpp's ggml-vocab-*.gguf work). Tokenizer calls work; pi5_eval, pi5_generate and the
+   * other calls that need weights return PI5_ERR_UNSUPPORTED saying so. Added after
+   * progress_user_data: a struct_size from before it (48 on LP64) is still accepted.
+   */
+  vocab_only: number;
 }
 
 /** Sampling settings, llama.cpp's semantics and chain order (penalties, top-k, top-p, min-p, temperature). */
@@ -368,6 +375,7 @@ function makeTypes() {
     n_batch: "uint32_t",
     progress_callback: koffi.pointer(T.pi5_progress_callback),
     progress_user_data: "void *",
+    vocab_only: "int32_t",
   });
   T.pi5_sampling_params = koffi.struct({
     struct_size: "uint32_t",

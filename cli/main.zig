@@ -6,7 +6,10 @@ const pi5 = @import("pi5");
 const usage =
     \\usage: pi5_llm_rt [options]                          generate text (the default command)
     \\       pi5_llm_rt info [options]                     runtime and device report (JSON)
-    \\       pi5_llm_rt tokenize --model M --prompt P      token ids, space-separated (BOS when the model adds one)
+    \\       pi5_llm_rt tokenize --model M --prompt P|--stdin [--parse-special] [--no-special]
+    \\                                                     token ids, space-separated (BOS/EOS as the vocab adds them,
+    \\                                                     unless --no-special); reads only the vocabulary, so
+    \\                                                     vocab-only files (no weights) work
     \\       pi5_llm_rt model-info --model M               model report (JSON)
     \\       pi5_llm_rt inspect FILE.gguf                  dump GGUF metadata and tensors
     \\       pi5_llm_rt convert --checkpoint X.bin --tokenizer T.bin OUT.gguf   llama2.c → GGUF
@@ -64,6 +67,10 @@ pub const Args = struct {
     profile: bool = false,
     logits_out: ?[]const u8 = null,
     echo: bool = true,
+    // tokenize
+    stdin: bool = false,
+    parse_special: bool = false,
+    no_special: bool = false,
     // convert / synth
     checkpoint: ?[]const u8 = null,
     tokenizer: ?[]const u8 = null,
@@ -164,6 +171,12 @@ fn parseArgs(argv: []const []const u8, out: *Args) !void {
             out.reps = try parseNum(u32, try nx.get(a), a);
         } else if (eq(a, "--logits-out")) {
             out.logits_out = try nx.get(a);
+        } else if (eq(a, "--stdin")) {
+            out.stdin = true;
+        } else if (eq(a, "--parse-special")) {
+            out.parse_special = true;
+        } else if (eq(a, "--no-special")) {
+            out.no_special = true;
         } else if (eq(a, "--no-echo")) {
             out.echo = false;
         } else if (eq(a, "--checkpoint")) {
@@ -534,10 +547,25 @@ fn rate(n: usize, ms: f64) f64 {
     return if (ms > 0) @as(f64, @floatFromInt(n)) * 1000.0 / ms else 0;
 }
 
+/// Vocabulary-only, as llama.cpp's llama-tokenize: works on files without weights (ggml-vocab-*.gguf).
 fn cmdTokenize(alloc: std.mem.Allocator, args: *Args) !u8 {
-    const l = (try loadModel(alloc, args)) orelse return 1;
-    defer l.deinit();
-    const ids = try l.model.tok.tokenize(alloc, args.prompt, .{ .add_special = true });
+    var owned: ?[]u8 = null;
+    defer if (owned) |o| alloc.free(o);
+    const path = args.model orelse blk: {
+        owned = (try findDefaultModel(alloc)) orelse return 1;
+        break :blk owned.?;
+    };
+    var diag = pi5.gguf.Diagnostic{};
+    var tok = pi5.vocab_file.load(alloc, path, &diag) catch |e| {
+        std.debug.print("pi5_llm_rt: cannot load {s}: {s}\n", .{ path, if (diag.len > 0) diag.message() else pi5.runtime.describe(e) });
+        return 1;
+    };
+    defer tok.deinit();
+    var stdin_text: ?[]u8 = null;
+    defer if (stdin_text) |t| alloc.free(t);
+    if (args.stdin) stdin_text = try std.io.getStdIn().readToEndAlloc(alloc, 1 << 30);
+    const text = stdin_text orelse args.prompt;
+    const ids = try tok.tokenize(alloc, text, .{ .add_special = !args.no_special, .parse_special = args.parse_special });
     defer alloc.free(ids);
     var bw = std.io.bufferedWriter(std.io.getStdOut().writer());
     for (ids, 0..) |id, i| try bw.writer().print("{s}{d}", .{ if (i == 0) "" else " ", id });

@@ -27,7 +27,12 @@ pub const ModelOptionsC = extern struct {
     n_batch: u32,
     progress_callback: ?ProgressCallback,
     progress_user_data: ?*anyopaque,
+    /// Appended in v2 (a v1 caller's struct_size is `model_options_v1_size`).
+    vocab_only: i32,
 };
+
+/// sizeof(pi5_model_options) before vocab_only was appended; still accepted.
+const model_options_v1_size = @offsetOf(ModelOptionsC, "vocab_only");
 
 pub const SamplingParamsC = extern struct {
     struct_size: u32,
@@ -96,8 +101,27 @@ fn begin(rt: *Runtime) void {
 
 fn modelOf(rt: *Runtime) ?*Model {
     if (rt.model) |m| return m;
-    rt.setError("no model is loaded (pi5_load_model first)", .{});
+    if (rt.vocab != null) {
+        rt.setError("the model was loaded vocab-only (no weights): only tokenizer calls work; load it without vocab_only to evaluate", .{});
+    } else rt.setError("no model is loaded (pi5_load_model first)", .{});
     return null;
+}
+
+/// PI5_ERR_NO_MODEL, or PI5_ERR_UNSUPPORTED after a vocab-only load (modelOf set the message).
+fn noModel(rt: *const Runtime) c_int {
+    return st(if (rt.vocab != null) .unsupported else .no_model);
+}
+
+fn noTokenizer(rt: *Runtime) c_int {
+    rt.setError("no model is loaded (pi5_load_model first)", .{});
+    return st(.no_model);
+}
+
+/// The tokenizer of the loaded model or of a vocab-only load.
+fn tokOf(rt: ?*const Runtime) ?*const pi5.Tokenizer {
+    const r = rt orelse return null;
+    if (r.model) |m| return &m.tok;
+    return r.vocab;
 }
 
 fn constModel(rt: ?*const Runtime) ?*Model {
@@ -117,6 +141,7 @@ pub export fn pi5_model_default_options() callconv(.c) ModelOptionsC {
         .n_batch = 0,
         .progress_callback = null,
         .progress_user_data = null,
+        .vocab_only = 0,
     };
 }
 
@@ -138,8 +163,19 @@ pub export fn pi5_load_model_ex(rt: ?*Runtime, path: ?[*:0]const u8, options: ?*
         r.setError("pi5_load_model: path is NULL", .{});
         return st(.invalid_argument);
     };
-    const defaults = pi5_model_default_options();
-    const o = options orelse &defaults;
+    var opts = pi5_model_default_options();
+    if (options) |given| {
+        // A v1 caller's struct ends before vocab_only: copy what it has, keep the defaults after.
+        if (given.struct_size != @sizeOf(ModelOptionsC) and given.struct_size != model_options_v1_size) {
+            r.setError("pi5_load_model_ex: invalid options (struct_size {d})", .{given.struct_size});
+            return st(.invalid_argument);
+        }
+        const n = given.struct_size;
+        @memcpy(std.mem.asBytes(&opts)[0..n], @as([*]const u8, @ptrCast(given))[0..n]);
+        opts.struct_size = @sizeOf(ModelOptionsC);
+    }
+    const o = &opts;
+    if (o.vocab_only != 0) return loadVocabOnly(r, std.mem.span(p));
     if (o.struct_size != @sizeOf(ModelOptionsC) or o.n_gpu_layers < -1 or std.meta.intToEnum(KvTypeC, o.kv_type) == error.InvalidEnumTag) {
         r.setError("pi5_load_model_ex: invalid options (struct_size, kv_type or n_gpu_layers out of range)", .{});
         return st(.invalid_argument);
@@ -167,6 +203,7 @@ pub export fn pi5_load_model_ex(rt: ?*Runtime, path: ?[*:0]const u8, options: ?*
     var diag = Diagnostic{};
     const m = Model.load(gpa, std.mem.span(p), lo, &diag) catch |e| return fail(r, e, &diag, "pi5_load_model");
     if (r.model) |old| old.destroy();
+    r.dropVocab();
     r.model = m;
     return st(.ok);
 }
@@ -176,6 +213,23 @@ pub export fn pi5_unload_model(rt: ?*Runtime) callconv(.c) c_int {
     begin(r);
     if (r.model) |m| m.destroy();
     r.model = null;
+    r.dropVocab();
+    return st(.ok);
+}
+
+/// vocab_only: only tokenizer.ggml.* is read (files without weights work); eval and generation
+/// then return PI5_ERR_UNSUPPORTED saying so.
+fn loadVocabOnly(r: *Runtime, path: []const u8) c_int {
+    var diag = Diagnostic{};
+    const tok = r.alloc.create(pi5.Tokenizer) catch |e| return fail(r, e, null, "pi5_load_model");
+    tok.* = pi5.vocab_file.load(r.alloc, path, &diag) catch |e| {
+        r.alloc.destroy(tok);
+        return fail(r, e, &diag, "pi5_load_model");
+    };
+    if (r.model) |old| old.destroy();
+    r.model = null;
+    r.dropVocab();
+    r.vocab = tok;
     return st(.ok);
 }
 
@@ -183,15 +237,50 @@ pub export fn pi5_model_info(rt: ?*Runtime, buf: ?[*]u8, buf_size: usize, out_le
     if (out_len) |l| l.* = 0;
     const r = rt orelse return st(.invalid_argument);
     begin(r);
-    const m = modelOf(r) orelse return st(.no_model);
+    if (r.model == null) if (r.vocab) |v| {
+        const json = vocabInfoJson(v) catch |e| return fail(r, e, null, "pi5_model_info");
+        defer gpa.free(json);
+        return st(abi.writeOut(json, buf, buf_size, out_len));
+    };
+    const m = modelOf(r) orelse return noModel(r);
     const json = m.infoJson(gpa) catch |e| return fail(r, e, null, "pi5_model_info");
     defer gpa.free(json);
     return st(abi.writeOut(json, buf, buf_size, out_len));
 }
 
+/// pi5_model_info of a vocab-only load: the tokenizer part of Model.infoJson, "vocab_only": true.
+fn vocabInfoJson(t: *const pi5.Tokenizer) ![]u8 {
+    var out = std.ArrayList(u8).init(gpa);
+    errdefer out.deinit();
+    var jw = std.json.writeStream(out.writer(), .{});
+    try jw.beginObject();
+    try jw.objectField("vocab_only");
+    try jw.write(true);
+    try jw.objectField("n_vocab");
+    try jw.write(t.nVocab());
+    try jw.objectField("n_ctx");
+    try jw.write(0);
+    try jw.objectField("tokenizer");
+    try jw.beginObject();
+    try jw.objectField("kind");
+    try jw.write(switch (t.vocab.model) {
+        .spm => "spm",
+        .bpe => "bpe",
+    });
+    try jw.objectField("bos");
+    try jw.write(t.bos());
+    try jw.objectField("eos");
+    try jw.write(t.eos());
+    try jw.objectField("add_bos");
+    try jw.write(t.vocab.add_bos);
+    try jw.endObject();
+    try jw.endObject();
+    return out.toOwnedSlice();
+}
+
 pub export fn pi5_n_vocab(rt: ?*const Runtime) callconv(.c) i32 {
-    const m = constModel(rt) orelse return 0;
-    return @intCast(m.hp.n_vocab);
+    const t = tokOf(rt) orelse return 0;
+    return @intCast(t.nVocab());
 }
 pub export fn pi5_n_embd(rt: ?*const Runtime) callconv(.c) i32 {
     const m = constModel(rt) orelse return 0;
@@ -202,17 +291,17 @@ pub export fn pi5_n_ctx(rt: ?*const Runtime) callconv(.c) i32 {
     return @intCast(m.n_ctx);
 }
 pub export fn pi5_token_bos(rt: ?*const Runtime) callconv(.c) i32 {
-    const m = constModel(rt) orelse return -1;
-    return if (m.tok.bos()) |b| @intCast(b) else -1;
+    const t = tokOf(rt) orelse return -1;
+    return if (t.bos()) |b| @intCast(b) else -1;
 }
 pub export fn pi5_token_eos(rt: ?*const Runtime) callconv(.c) i32 {
-    const m = constModel(rt) orelse return -1;
-    return if (m.tok.eos()) |b| @intCast(b) else -1;
+    const t = tokOf(rt) orelse return -1;
+    return if (t.eos()) |b| @intCast(b) else -1;
 }
 pub export fn pi5_token_is_eog(rt: ?*const Runtime, token: i32) callconv(.c) i32 {
-    const m = constModel(rt) orelse return 0;
+    const t = tokOf(rt) orelse return 0;
     if (token < 0) return 0;
-    return @intFromBool(m.tok.isEog(@intCast(token)));
+    return @intFromBool(t.isEog(@intCast(token)));
 }
 
 // ---- tokenizer ----
@@ -221,13 +310,13 @@ pub export fn pi5_tokenize(rt: ?*Runtime, text: ?[*]const u8, text_len: usize, a
     if (out_n) |n| n.* = 0;
     const r = rt orelse return st(.invalid_argument);
     begin(r);
-    const m = modelOf(r) orelse return st(.no_model);
+    const tk = tokOf(r) orelse return noTokenizer(r);
     if ((text == null and text_len > 0) or (tokens == null and max_tokens > 0)) {
         r.setError("pi5_tokenize: NULL text or tokens with a nonzero length", .{});
         return st(.invalid_argument);
     }
     const t: []const u8 = if (text) |p| p[0..text_len] else "";
-    const ids = m.tok.tokenize(gpa, t, .{ .add_special = add_special != 0, .parse_special = parse_special != 0 }) catch |e| return fail(r, e, null, "pi5_tokenize");
+    const ids = tk.tokenize(gpa, t, .{ .add_special = add_special != 0, .parse_special = parse_special != 0 }) catch |e| return fail(r, e, null, "pi5_tokenize");
     defer gpa.free(ids);
     if (out_n) |n| n.* = ids.len;
     if (ids.len > max_tokens) {
@@ -242,23 +331,23 @@ pub export fn pi5_token_to_piece(rt: ?*Runtime, token: i32, special: i32, buf: ?
     if (out_len) |l| l.* = 0;
     const r = rt orelse return st(.invalid_argument);
     begin(r);
-    const m = modelOf(r) orelse return st(.no_model);
-    if (token < 0 or token >= m.hp.n_vocab) {
-        r.setError("pi5_token_to_piece: token {d} is outside the vocabulary (0..{d})", .{ token, m.hp.n_vocab });
+    const tk = tokOf(r) orelse return noTokenizer(r);
+    if (token < 0 or token >= tk.nVocab()) {
+        r.setError("pi5_token_to_piece: token {d} is outside the vocabulary (0..{d})", .{ token, tk.nVocab() });
         return st(.invalid_argument);
     }
     var piece = std.ArrayList(u8).init(gpa);
     defer piece.deinit();
-    m.tok.appendPiece(&piece, @intCast(token), .{ .special = special != 0 }) catch |e| return fail(r, e, null, "pi5_token_to_piece");
+    tk.appendPiece(&piece, @intCast(token), .{ .special = special != 0 }) catch |e| return fail(r, e, null, "pi5_token_to_piece");
     return st(abi.writeOut(piece.items, buf, buf_size, out_len));
 }
 
 /// Validated token ids as u32 (allocated); error.InvalidArgument on one out of the vocabulary.
-fn checkTokens(m: *const Model, tokens: []const i32) ![]u32 {
+fn checkTokens(n_vocab: u32, tokens: []const i32) ![]u32 {
     const ids = try gpa.alloc(u32, tokens.len);
     errdefer gpa.free(ids);
     for (tokens, ids) |t, *id| {
-        if (t < 0 or t >= m.hp.n_vocab) return error.InvalidArgument;
+        if (t < 0 or t >= n_vocab) return error.InvalidArgument;
         id.* = @intCast(t);
     }
     return ids;
@@ -268,11 +357,11 @@ pub export fn pi5_detokenize(rt: ?*Runtime, tokens: ?[*]const i32, n_tokens: usi
     if (out_len) |l| l.* = 0;
     const r = rt orelse return st(.invalid_argument);
     begin(r);
-    const m = modelOf(r) orelse return st(.no_model);
+    const tk = tokOf(r) orelse return noTokenizer(r);
     if (tokens == null and n_tokens > 0) return fail(r, error.InvalidArgument, null, "pi5_detokenize: tokens is NULL");
-    const ids = checkTokens(m, if (tokens) |t| t[0..n_tokens] else &.{}) catch |e| return fail(r, e, null, "pi5_detokenize: a token is outside the vocabulary");
+    const ids = checkTokens(tk.nVocab(), if (tokens) |t| t[0..n_tokens] else &.{}) catch |e| return fail(r, e, null, "pi5_detokenize: a token is outside the vocabulary");
     defer gpa.free(ids);
-    const text = m.tok.detokenize(gpa, ids, .{}) catch |e| return fail(r, e, null, "pi5_detokenize");
+    const text = tk.detokenize(gpa, ids, .{}) catch |e| return fail(r, e, null, "pi5_detokenize");
     defer gpa.free(text);
     return st(abi.writeOut(text, buf, buf_size, out_len));
 }
@@ -282,10 +371,10 @@ pub export fn pi5_detokenize(rt: ?*Runtime, tokens: ?[*]const i32, n_tokens: usi
 pub export fn pi5_eval(rt: ?*Runtime, tokens: ?[*]const i32, n_tokens: usize, logits: ?[*]f32) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
-    const m = modelOf(r) orelse return st(.no_model);
+    const m = modelOf(r) orelse return noModel(r);
     const t = tokens orelse return fail(r, error.InvalidArgument, null, "pi5_eval: tokens is NULL");
     if (n_tokens == 0) return fail(r, error.InvalidArgument, null, "pi5_eval: n_tokens is 0");
-    const ids = checkTokens(m, t[0..n_tokens]) catch |e| return fail(r, e, null, "pi5_eval: a token is outside the vocabulary");
+    const ids = checkTokens(m.hp.n_vocab, t[0..n_tokens]) catch |e| return fail(r, e, null, "pi5_eval: a token is outside the vocabulary");
     defer gpa.free(ids);
     m.eval(.{ .tokens = ids }) catch |e| return fail(r, e, null, "pi5_eval");
     if (logits) |l| @memcpy(l[0..m.hp.n_vocab], m.logits());
@@ -295,7 +384,7 @@ pub export fn pi5_eval(rt: ?*Runtime, tokens: ?[*]const i32, n_tokens: usize, lo
 pub export fn pi5_infer(rt: ?*Runtime, input: ?[*]const f32, output: ?[*]f32) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
-    const m = modelOf(r) orelse return st(.no_model);
+    const m = modelOf(r) orelse return noModel(r);
     const in = input orelse return fail(r, error.InvalidArgument, null, "pi5_infer: input is NULL");
     const out = output orelse return fail(r, error.InvalidArgument, null, "pi5_infer: output is NULL");
     m.eval(.{ .embd = in[0..m.hp.n_embd] }) catch |e| return fail(r, e, null, "pi5_infer");
@@ -311,7 +400,7 @@ pub export fn pi5_kv_pos(rt: ?*const Runtime) callconv(.c) i32 {
 pub export fn pi5_kv_clear(rt: ?*Runtime) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
-    const m = modelOf(r) orelse return st(.no_model);
+    const m = modelOf(r) orelse return noModel(r);
     m.clear();
     return st(.ok);
 }
@@ -319,7 +408,7 @@ pub export fn pi5_kv_clear(rt: ?*Runtime) callconv(.c) c_int {
 pub export fn pi5_kv_truncate(rt: ?*Runtime, n_keep: i32) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
-    const m = modelOf(r) orelse return st(.no_model);
+    const m = modelOf(r) orelse return noModel(r);
     if (n_keep < 0) return fail(r, error.InvalidArgument, null, "pi5_kv_truncate: n_keep is negative");
     m.truncate(@intCast(n_keep)) catch |e| return fail(r, e, null, "pi5_kv_truncate: n_keep is larger than pi5_kv_pos");
     return st(.ok);
@@ -328,7 +417,7 @@ pub export fn pi5_kv_truncate(rt: ?*Runtime, n_keep: i32) callconv(.c) c_int {
 pub export fn pi5_state_save(rt: ?*Runtime, path: ?[*:0]const u8) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
-    const m = modelOf(r) orelse return st(.no_model);
+    const m = modelOf(r) orelse return noModel(r);
     const p = path orelse return fail(r, error.InvalidArgument, null, "pi5_state_save: path is NULL");
     m.saveState(std.mem.span(p)) catch |e| {
         r.setError("pi5_state_save: cannot write '{s}': {s}", .{ std.mem.span(p), @errorName(e) });
@@ -340,7 +429,7 @@ pub export fn pi5_state_save(rt: ?*Runtime, path: ?[*:0]const u8) callconv(.c) c
 pub export fn pi5_state_load(rt: ?*Runtime, path: ?[*:0]const u8) callconv(.c) c_int {
     const r = rt orelse return st(.invalid_argument);
     begin(r);
-    const m = modelOf(r) orelse return st(.no_model);
+    const m = modelOf(r) orelse return noModel(r);
     const p = path orelse return fail(r, error.InvalidArgument, null, "pi5_state_load: path is NULL");
     var diag = Diagnostic{};
     m.loadState(std.mem.span(p), &diag) catch |e| {
@@ -413,7 +502,7 @@ pub export fn pi5_generate(rt: ?*Runtime, prompt: ?[*:0]const u8, options: ?*con
     if (result) |res| res.* = std.mem.zeroes(GenerateResultC);
     const r = rt orelse return st(.invalid_argument);
     begin(r);
-    const m = modelOf(r) orelse return st(.no_model);
+    const m = modelOf(r) orelse return noModel(r);
     const p = prompt orelse return fail(r, error.InvalidArgument, null, "pi5_generate: prompt is NULL");
     const defaults = pi5_generate_default_options();
     const o = options orelse &defaults;
@@ -555,6 +644,56 @@ test "model ABI: every error path returns a status" {
     // state file of another model / damaged
     try testing.expectEqual(st(.io), pi5_state_load(rt, "/nonexistent/state"));
     try testing.expectEqual(st(.invalid_model), pi5_state_load(rt, good));
+}
+
+test "model ABI: vocab-only load of a file without weights; evaluation says vocab-only" {
+    const rt = try cpuRuntime();
+    defer rt.destroy();
+    const vocab = try fixture("vocab/ggml-vocab-llama-bpe.gguf");
+    defer testing.allocator.free(vocab);
+    // Without vocab_only this file (no tensors) cannot load.
+    try testing.expect(pi5_load_model(rt, vocab) != st(.ok));
+    var o = pi5_model_default_options();
+    o.vocab_only = 1;
+    try testing.expectEqual(st(.ok), pi5_load_model_ex(rt, vocab, &o));
+    try testing.expectEqual(@as(i32, 128256), pi5_n_vocab(rt));
+    try testing.expectEqual(@as(i32, 128000), pi5_token_bos(rt));
+    var toks: [8]i32 = undefined;
+    var n: usize = 0;
+    try testing.expectEqual(st(.ok), pi5_tokenize(rt, "Hello world", 11, 1, 0, &toks, toks.len, &n));
+    try testing.expectEqualSlices(i32, &.{ 128000, 9906, 1917 }, toks[0..n]);
+    // parse_special: "<|begin_of_text|>" is the control token only when asked for.
+    const bot = "<|begin_of_text|>";
+    try testing.expectEqual(st(.ok), pi5_tokenize(rt, bot, bot.len, 0, 1, &toks, toks.len, &n));
+    try testing.expectEqualSlices(i32, &.{128000}, toks[0..n]);
+    try testing.expectEqual(st(.ok), pi5_tokenize(rt, bot, bot.len, 0, 0, &toks, toks.len, &n));
+    try testing.expect(n > 1);
+    var buf: [64]u8 = undefined;
+    var len: usize = 0;
+    try testing.expectEqual(st(.ok), pi5_detokenize(rt, &[_]i32{ 9906, 1917 }, 2, &buf, buf.len, &len));
+    try testing.expectEqualStrings("Hello world", buf[0..len]);
+    try testing.expectEqual(st(.ok), pi5_token_to_piece(rt, 1917, 0, &buf, buf.len, &len));
+    try testing.expectEqualStrings(" world", buf[0..len]);
+    try testing.expectEqual(st(.unsupported), pi5_eval(rt, &[_]i32{1}, 1, null));
+    try testing.expect(std.mem.indexOf(u8, rt.lastError(), "vocab-only") != null);
+    try testing.expectEqual(st(.unsupported), pi5_generate(rt, "x", null, null, 0, null, null));
+    try testing.expectEqual(@as(i32, 0), pi5_n_ctx(rt));
+    var info: [512]u8 = undefined;
+    try testing.expectEqual(st(.ok), pi5_model_info(rt, &info, info.len, &len));
+    try testing.expect(std.mem.indexOf(u8, info[0..len], "\"vocab_only\":true") != null);
+
+    // A v1 options struct (before vocab_only) still loads, as a full model.
+    const good = try fixture("stories260K.gguf");
+    defer testing.allocator.free(good);
+    o = pi5_model_default_options();
+    o.struct_size = model_options_v1_size;
+    o.vocab_only = 1; // beyond a v1 struct: must be ignored
+    try testing.expectEqual(st(.ok), pi5_load_model_ex(rt, good, &o));
+    try testing.expectEqual(@as(i32, 512), pi5_n_vocab(rt));
+    try testing.expect(rt.vocab == null);
+    try testing.expectEqual(st(.ok), pi5_eval(rt, &[_]i32{1}, 1, null));
+    o.struct_size = 40;
+    try testing.expectEqual(st(.invalid_argument), pi5_load_model_ex(rt, good, &o));
 }
 
 const Collect = struct {

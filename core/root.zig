@@ -20,6 +20,7 @@ pub const graph_exec = @import("graph/exec.zig");
 pub const tokenizer = @import("tokenizer/tokenizer.zig");
 pub const Tokenizer = tokenizer.Tokenizer;
 pub const stream = @import("tokenizer/stream.zig");
+pub const vocab_file = @import("tokenizer/vocab_file.zig");
 pub const sampler = @import("sample/sampler.zig");
 pub const Sampler = sampler.Sampler;
 pub const stop = @import("sample/stop.zig");
@@ -62,6 +63,7 @@ test {
     _ = @import("graph/diff.zig");
     _ = @import("tokenizer/tokenizer.zig");
     _ = @import("tokenizer/vectors_test.zig");
+    _ = @import("tokenizer/vocab_file.zig");
     _ = @import("tokenizer/stream.zig");
     _ = @import("sample/sampler.zig");
     _ = @import("sample/stop.zig");

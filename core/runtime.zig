@@ -5,6 +5,7 @@ const builtin = @import("builtin");
 const vk = @import("vk/vk.zig");
 const log_mod = @import("log.zig");
 const Model = @import("model/model.zig").Model;
+const Tokenizer = @import("tokenizer/tokenizer.zig").Tokenizer;
 
 pub const version = std.SemanticVersion{ .major = 0, .minor = 1, .patch = 0 };
 pub const version_string = "0.1.0";
@@ -39,6 +40,8 @@ pub const Runtime = struct {
     n_threads: u32,
     /// The loaded model with its KV cache (at most one; loading another replaces it).
     model: ?*Model = null,
+    /// The vocabulary of a vocab-only load (then `model` is null): tokenizer calls work, evaluation does not.
+    vocab: ?*Tokenizer = null,
     /// Why the runtime runs on the CPU when Vulkan was not forced off (empty otherwise).
     fallback_reason: [256]u8 = undefined,
     fallback_reason_len: usize = 0,
@@ -116,8 +119,18 @@ pub const Runtime = struct {
 
     pub fn destroy(self: *Runtime) void {
         if (self.model) |m| m.destroy();
+        self.dropVocab();
         if (self.gpu) |g| g.destroy();
         self.alloc.destroy(self);
+    }
+
+    /// Frees a vocab-only load, if any.
+    pub fn dropVocab(self: *Runtime) void {
+        if (self.vocab) |v| {
+            v.deinit();
+            self.alloc.destroy(v);
+            self.vocab = null;
+        }
     }
 
     fn setFallback(self: *Runtime, comptime fmt: []const u8, args: anytype) void {

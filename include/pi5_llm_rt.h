@@ -262,6 +262,13 @@ typedef struct pi5_model_options {
     uint32_t n_batch;
     pi5_progress_callback progress_callback;
     void *progress_user_data;
+    /**
+     * Nonzero: read only the vocabulary (tokenizer.ggml.*; files without weights such as
+     * llama.cpp's ggml-vocab-*.gguf work). Tokenizer calls work; pi5_eval, pi5_generate and the
+     * other calls that need weights return PI5_ERR_UNSUPPORTED saying so. Added after
+     * progress_user_data: a struct_size from before it (48 on LP64) is still accepted.
+     */
+    int32_t vocab_only;
 } pi5_model_options;
 
 /** Default model options: context from the model (≤ 4096), F16 KV cache, all layers on the GPU. Thread-safe. */

@@ -24,6 +24,11 @@ export interface LoadModelOptions {
   onProgress?: (progress: number) => void;
   /** Aborts the load (the promise rejects with PI5_ERR_ABORTED). */
   signal?: AbortSignal;
+  /**
+   * Read only the vocabulary (files without weights work): tokenize, detokenize and
+   * tokenToBytes work; evaluation and generation reject with PI5_ERR_UNSUPPORTED.
+   */
+  vocabOnly?: boolean;
 }
 
 /** The parsed pi5_model_info JSON. Fields beyond these may appear. */
@@ -44,6 +49,8 @@ export interface ModelInfo {
   bytes_cpu: number;
   bytes_gpu: number;
   chat_template: string | null;
+  /** true after a vocab-only load (then only n_vocab, n_ctx = 0 and tokenizer are meaningful). */
+  vocab_only?: boolean;
   [k: string]: unknown;
 }
 
@@ -153,6 +160,10 @@ export async function loadModelOn(rt: Runtime, path: string, options: LoadModelO
   if (ctx !== undefined) o.n_ctx = ctx;
   if (gpu !== undefined) o.n_gpu_layers = gpu;
   if (batch !== undefined) o.n_batch = batch;
+  if (options.vocabOnly !== undefined) {
+    if (typeof options.vocabOnly !== 'boolean') throw invalid(`vocabOnly: expected a boolean, got ${String(options.vocabOnly)}`);
+    o.vocab_only = options.vocabOnly ? 1 : 0;
+  }
   if (options.gpuBudgetBytes !== undefined) {
     const b = options.gpuBudgetBytes;
     if (!((typeof b === 'number' && Number.isInteger(b) && b >= 0) || (typeof b === 'bigint' && b >= 0n))) throw invalid(`gpuBudgetBytes: expected a non-negative integer, got ${String(b)}`);

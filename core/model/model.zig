@@ -10,6 +10,7 @@ const reader = @import("../gguf/reader.zig");
 const ops = @import("../cpu/ops.zig");
 const weights_mod = @import("weights.zig");
 const tokenizer_mod = @import("../tokenizer/tokenizer.zig");
+const vocab_file = @import("../tokenizer/vocab_file.zig");
 const vk = @import("../vk/vk.zig");
 pub const graph_model = @import("graph_model.zig");
 pub const GraphModel = graph_model.GraphModel;
@@ -111,15 +112,7 @@ pub const Model = struct {
         self.weight_bytes = self.weights.bytes;
         self.tensor_hash = hashTensorTable(&self.file);
 
-        var why = tokenizer_mod.vocab_mod.Problem{};
-        self.tok = Tokenizer.fromGgufWhy(alloc, &self.file, &why) catch |e| {
-            if (e == error.OutOfMemory) return error.OutOfMemory;
-            if (why.len > 0)
-                diag.set(null, "tokenizer: {s}", .{why.message()})
-            else
-                diag.set(null, "tokenizer: cannot read tokenizer.ggml.* metadata ({s})", .{@errorName(e)});
-            return error.InvalidGguf;
-        };
+        self.tok = try vocab_file.fromFile(alloc, &self.file, diag);
         errdefer self.tok.deinit();
         if (self.tok.nVocab() != self.hp.n_vocab) {
             diag.set(null, "tokenizer has {d} tokens but token_embd.weight has {d} rows", .{ self.tok.nVocab(), self.hp.n_vocab });

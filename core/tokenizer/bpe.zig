@@ -1,91 +1,9 @@
-//! GPT-2 byte-level BPE, the "gpt2" model: split text with GPT-2's pre-tokenizer regex
-//!   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-//! (a hand-written matcher for exactly this pattern), map each word's bytes through
-//! bytes_to_unicode, then apply merges lowest rank first (ties: left-most), as llama.cpp's
-//! llm_tokenizer_bpe_session.
+//! Byte-level BPE, the "gpt2" model: split text with the vocab's pre-tokenizer (pretok.zig,
+//! chosen by tokenizer.ggml.pre), map each word's bytes through bytes_to_unicode, then apply
+//! merges lowest rank first (ties: left-most), as llama.cpp's llm_tokenizer_bpe_session.
 const std = @import("std");
 const unicode = @import("unicode.zig");
 const Vocab = @import("vocab.zig").Vocab;
-
-const Class = enum { letter, number, space, other };
-
-fn classify(cp: u21) Class {
-    if (unicode.isLetter(cp)) return .letter;
-    if (unicode.isNumber(cp)) return .number;
-    if (unicode.isWhitespace(cp)) return .space;
-    // Includes U+FFFD standing in for invalid bytes: `[^\s\p{L}\p{N}]` matches them.
-    return .other;
-}
-
-/// Iterates the byte ranges the GPT-2 pattern matches; every input byte lands in exactly one word.
-pub const PreTokenizer = struct {
-    text: []const u8,
-    pos: usize = 0,
-
-    fn at(self: *const PreTokenizer, i: usize) ?unicode.Decoded {
-        if (i >= self.text.len) return null;
-        return unicode.decodeAt(self.text, i);
-    }
-
-    fn classAt(self: *const PreTokenizer, i: usize) ?Class {
-        const d = self.at(i) orelse return null;
-        return classify(d.cp);
-    }
-
-    /// Advances over a run of code points of class `c` starting at `i`; returns the end offset.
-    fn run(self: *const PreTokenizer, start: usize, c: Class) usize {
-        var i = start;
-        while (self.at(i)) |d| {
-            if (classify(d.cp) != c) break;
-            i += d.len;
-        }
-        return i;
-    }
-
-    pub fn next(self: *PreTokenizer) ?[]const u8 {
-        const t = self.text;
-        const start = self.pos;
-        if (start >= t.len) return null;
-        const end = self.matchAt(start);
-        self.pos = end;
-        return t[start..end];
-    }
-
-    fn matchAt(self: *const PreTokenizer, i: usize) usize {
-        const t = self.text;
-        // 's|'t|'re|'ve|'m|'ll|'d  (case-sensitive, as the original pattern)
-        if (t[i] == '\'' and i + 1 < t.len) {
-            switch (t[i + 1]) {
-                's', 't', 'm', 'd' => return i + 2,
-                'r', 'v' => if (i + 2 < t.len and t[i + 2] == 'e') return i + 3,
-                'l' => if (i + 2 < t.len and t[i + 2] == 'l') return i + 3,
-                else => {},
-            }
-        }
-        const first = self.at(i).?;
-        const c0 = classify(first.cp);
-        // " ?X+" alternatives: an optional single ASCII space, then a run of one class.
-        const body = if (t[i] == ' ') i + 1 else i;
-        if (self.classAt(body)) |cb| {
-            if (cb != .space) return self.run(body, cb);
-        }
-        // \s+(?!\S) then \s+ ; here c0 is whitespace (a lone ' ' followed by non-space was handled
-        // above, and ' ' at the end falls through here).
-        std.debug.assert(c0 == .space);
-        const end = self.run(i, .space);
-        if (end < t.len and end - i > first.len) {
-            // Back off one code point so the last whitespace stays with the following word.
-            var last = i;
-            var k = i;
-            while (k < end) {
-                last = k;
-                k += unicode.decodeAt(t, k).len;
-            }
-            return last;
-        }
-        return end;
-    }
-};
 
 const merge = @import("merge.zig");
 const Symbol = merge.Symbol;
@@ -139,8 +57,10 @@ pub fn tokenize(alloc: std.mem.Allocator, vocab: *const Vocab, text: []const u8,
     var mapped = std.ArrayList(u8).init(alloc);
     defer mapped.deinit();
 
-    var pre = PreTokenizer{ .text = text };
-    while (pre.next()) |raw_word| {
+    var words = std.ArrayList([]const u8).init(alloc);
+    defer words.deinit();
+    try vocab.pretok.split(alloc, text, &words);
+    for (words.items) |raw_word| {
         mapped.clearRetainingCapacity();
         for (raw_word) |b| {
             var buf: [4]u8 = undefined;
@@ -149,6 +69,13 @@ pub fn tokenize(alloc: std.mem.Allocator, vocab: *const Vocab, text: []const u8,
         }
         s.word = mapped.items;
         s.symbols.clearRetainingCapacity();
+        // ignore_merges (llama-bpe, tekken): a word that is a token is that token.
+        if (vocab.ignore_merges) {
+            if (vocab.find(s.word)) |id| {
+                try out.append(id);
+                continue;
+            }
+        }
         // The queue is empty here: the previous word's loop drained it.
         try merge.splitChars(&s.symbols, s.word);
         try merge.mergeAll(&s);
@@ -170,29 +97,6 @@ pub fn tokenize(alloc: std.mem.Allocator, vocab: *const Vocab, text: []const u8,
             i = sym.next;
         }
     }
-}
-
-fn expectWords(text: []const u8, want: []const []const u8) !void {
-    var pre = PreTokenizer{ .text = text };
-    var i: usize = 0;
-    while (pre.next()) |w| : (i += 1) {
-        if (i >= want.len) return error.TooManyWords;
-        try std.testing.expectEqualStrings(want[i], w);
-    }
-    try std.testing.expectEqual(want.len, i);
-}
-
-test "gpt2 pre-tokenizer" {
-    try expectWords("Hello world", &.{ "Hello", " world" });
-    try expectWords("   Hello", &.{ "  ", " Hello" });
-    try expectWords("\n\n\n", &.{"\n\n\n"});
-    try expectWords("\t\tH", &.{ "\t", "\t", "H" });
-    try expectWords("a  ", &.{ "a", "  " });
-    try expectWords("y'all! 333", &.{ "y", "'", "all", "!", " 333" });
-    try expectWords("don't 're", &.{ "don", "'t", " '", "re" });
-    try expectWords("\xff\xfeab", &.{ "\xff\xfe", "ab" });
-    try expectWords(" ", &.{" "});
-    try expectWords("x \u{3000}y", &.{ "x", " ", "\u{3000}", "y" });
 }
 
 test "gpt2 bpe merges lowest rank first" {

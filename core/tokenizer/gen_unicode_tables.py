@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Generates unicode_tables.zig: sorted code point ranges for \\p{L} and \\p{N}.
+"""Generates unicode_tables.zig: sorted code point ranges per Unicode general category.
 
-The GPT-2 pre-tokenizer needs only these two categories (plus White_Space, which is a short
-fixed list kept by hand in unicode.zig). Re-run with: python3 gen_unicode_tables.py > unicode_tables.zig
+The pre-tokenizers need \\p{L}, \\p{N}, \\p{P}, \\p{M} and \\p{S} (plus White_Space, which is a
+short fixed list kept by hand in unicode.zig). Re-run with: python3 gen_unicode_tables.py > unicode_tables.zig
 """
 import sys, unicodedata
 
@@ -30,3 +30,9 @@ print("pub const Range = struct { lo: u21, hi: u21 };\n")
 emit("letter", ranges(lambda c: c[0] == "L"))
 print()
 emit("number", ranges(lambda c: c[0] == "N"))
+print()
+emit("punctuation", ranges(lambda c: c[0] == "P"))
+print()
+emit("mark", ranges(lambda c: c[0] == "M"))
+print()
+emit("symbol", ranges(lambda c: c[0] == "S"))

@@ -5,6 +5,7 @@ pub const vocab_mod = @import("vocab.zig");
 pub const spm = @import("spm.zig");
 pub const bpe = @import("bpe.zig");
 pub const unicode = @import("unicode.zig");
+pub const pretok = @import("pretok.zig");
 
 pub const Vocab = vocab_mod.Vocab;
 pub const VocabData = vocab_mod.VocabData;
@@ -374,4 +375,5 @@ test {
     _ = spm;
     _ = bpe;
     _ = unicode;
+    _ = pretok;
 }

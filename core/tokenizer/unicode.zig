@@ -1,5 +1,5 @@
 //! Small Unicode helpers for the tokenizers: lenient UTF-8 stepping (never fails on bad input),
-//! the \p{L} / \p{N} / \s classes the GPT-2 pre-tokenizer needs, and GPT-2's bytes_to_unicode map.
+//! the \p{L} / \p{N} / \p{P} / \p{M} / \p{S} / \s classes the pre-tokenizers need, and GPT-2's bytes_to_unicode map.
 const std = @import("std");
 const tables = @import("unicode_tables.zig");
 
@@ -47,6 +47,18 @@ pub fn isLetter(cp: u21) bool {
 pub fn isNumber(cp: u21) bool {
     if (cp < 0x80) return cp >= '0' and cp <= '9';
     return inTable(&tables.number, cp);
+}
+
+pub fn isPunctuation(cp: u21) bool {
+    return inTable(&tables.punctuation, cp);
+}
+
+pub fn isMark(cp: u21) bool {
+    return inTable(&tables.mark, cp);
+}
+
+pub fn isSymbol(cp: u21) bool {
+    return inTable(&tables.symbol, cp);
 }
 
 /// The Unicode White_Space property, which is what `\s` means in the regex engines GPT-2's

@@ -79,6 +79,14 @@ test "gpt-2 vocab: llama.cpp test vectors, exact" {
     try runVectors("vocab/ggml-vocab-gpt-2.gguf", false);
 }
 
+test "llama-bpe vocab (Llama 3): llama.cpp test vectors, exact" {
+    try runVectors("vocab/ggml-vocab-llama-bpe.gguf", false);
+}
+
+test "qwen2 vocab: llama.cpp test vectors, exact" {
+    try runVectors("vocab/ggml-vocab-qwen2.gguf", false);
+}
+
 test "stories260K: 'Once upon a time' as llama2.c encodes it with tok512" {
     const a = testing.allocator;
     var tk = try loadTokenizer(a, "stories260K.gguf");

@@ -3,6 +3,7 @@
 //! The Vocab owns copies of everything, so the source (a mapped GGUF, test literals) may go away.
 const std = @import("std");
 const unicode = @import("unicode.zig");
+const pretok = @import("pretok.zig");
 
 pub const Model = enum {
     /// "llama": SentencePiece BPE over code points with score-ordered merges and <0xNN> fallback.
@@ -43,11 +44,12 @@ pub const VocabData = struct {
     add_bos: ?bool = null,
     add_eos: ?bool = null,
     add_space_prefix: ?bool = null,
-    /// `tokenizer.ggml.pre`; only GPT-2's pre-tokenizer is implemented, other names fall back to it.
+    /// `tokenizer.ggml.pre` (bpe): picks the pre-tokenizer (pretok.zig); null = "default", as
+    /// llama.cpp; a name without an implementation is error.UnsupportedPreTokenizer.
     pre: ?[]const u8 = null,
 };
 
-pub const Error = error{ OutOfMemory, EmptyVocab, TooManyTokens, BadTokenId, MissingKey, UnsupportedModel, InvalidMetadata, DuplicateToken };
+pub const Error = error{ OutOfMemory, EmptyVocab, TooManyTokens, BadTokenId, MissingKey, UnsupportedModel, InvalidMetadata, DuplicateToken, UnsupportedPreTokenizer };
 
 pub const Vocab = struct {
     arena: std.heap.ArenaAllocator,
@@ -71,12 +73,17 @@ pub const Vocab = struct {
     add_space_prefix: bool,
     /// llama.cpp's clean_spaces: bpe (gpt-2) detokenization removes spaces before ?!., etc.
     clean_spaces: bool,
+    /// bpe: the word splitter named by tokenizer.ggml.pre.
+    pretok: pretok.PreTokenizer = .{ .stages = &.{} },
+    /// bpe (llama-bpe, tekken): a pre-tokenized word that is a token skips the merges.
+    ignore_merges: bool = false,
     /// End-of-generation tokens: EOS plus control tokens named like end-of-turn markers.
     eog_ids: []const u32,
 
     pub fn init(gpa: std.mem.Allocator, data: VocabData) Error!Vocab {
         const n = data.tokens.len;
         if (n == 0) return error.EmptyVocab;
+        const pre: pretok.Info = if (data.model == .bpe) (pretok.lookup(data.pre) orelse return error.UnsupportedPreTokenizer) else .{ .kind = .default, .clean_spaces = false };
         if (n > std.math.maxInt(u32)) return error.TooManyTokens;
         var arena = std.heap.ArenaAllocator.init(gpa);
         errdefer arena.deinit();
@@ -123,10 +130,11 @@ pub const Vocab = struct {
             .eos_id = checkId(data.eos_id, n),
             .unk_id = checkId(data.unk_id, n),
             .pad_id = checkId(data.pad_id, n),
-            .add_bos = data.add_bos orelse (data.model == .spm),
+            .add_bos = data.add_bos orelse (data.model == .spm or pre.add_bos),
             .add_eos = data.add_eos orelse false,
             .add_space_prefix = data.add_space_prefix orelse (data.model == .spm),
-            .clean_spaces = data.model == .bpe,
+            .clean_spaces = data.model == .bpe and pre.clean_spaces,
+            .ignore_merges = data.model == .bpe and pre.ignore_merges,
             .eog_ids = &.{},
         };
 
@@ -164,6 +172,10 @@ pub const Vocab = struct {
         }.lt);
         self.specials = specials.items;
         self.eog_ids = eogs.items;
+        if (data.model == .bpe) self.pretok = pretok.PreTokenizer.init(a, pre.kind) catch |e| switch (e) {
+            error.OutOfMemory => return error.OutOfMemory,
+            error.BadPattern => unreachable, // the patterns are fixed; pretok.zig's tests compile each
+        };
         self.arena = arena;
         return self;
     }

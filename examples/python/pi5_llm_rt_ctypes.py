@@ -189,6 +189,11 @@ class pi5_model_options(ctypes.Structure):
         ("n_batch", ctypes.c_uint32),
         ("progress_callback", pi5_progress_callback),
         ("progress_user_data", ctypes.c_void_p),
+        # Nonzero: read only the vocabulary (tokenizer.ggml.*; files without weights such as
+        # llama.cpp's ggml-vocab-*.gguf work). Tokenizer calls work; pi5_eval, pi5_generate and the
+        # other calls that need weights return PI5_ERR_UNSUPPORTED saying so. Added after
+        # progress_user_data: a struct_size from before it (48 on LP64) is still accepted.
+        ("vocab_only", ctypes.c_int32),
     ]
 
 
