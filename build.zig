@@ -102,6 +102,7 @@ pub fn build(b: *std.Build) void {
     const run_runner = b.addRunArtifact(runner);
     if (b.args) |args| run_runner.addArgs(args);
     b.step("bench", "Run the benchmark runner (zig build bench -- --suites kernels --quick ...; --help)").dependOn(&run_runner.step);
+    b.step("bench-bin", "Build and install only the benchmark runner (zig-out/bin/pi5-bench; cross builds for run_benchmarks_pi.sh)").dependOn(&b.addInstallArtifact(runner, .{}).step);
     const runner_tests = b.addTest(.{ .name = "bench-tests", .root_source_file = b.path("bench/runner.zig"), .target = target, .optimize = test_optimize, .link_libc = true });
     runner_tests.root_module.addImport("pi5", pi5);
     b.step("test-bench", "Run the benchmark runner's unit tests").dependOn(&b.addRunArtifact(runner_tests).step);

@@ -12,7 +12,7 @@ const quant = pi5.quant;
 const c = vk.c;
 
 /// Traffic GB/s (bytes read + bytes written) of a large memcpy on the CPU.
-pub fn cpuCopyGbps(alloc: std.mem.Allocator, size_bytes: usize, reps: u32) !struct { gbps: f64, spread: f64 } {
+pub fn cpuCopyGbps(alloc: std.mem.Allocator, size_bytes: usize, reps: u32) !struct { gbps: f64, spread: f64, best: f64 } {
     const src = try alloc.alloc(u8, size_bytes);
     defer alloc.free(src);
     const dst = try alloc.alloc(u8, size_bytes);
@@ -28,10 +28,10 @@ pub fn cpuCopyGbps(alloc: std.mem.Allocator, size_bytes: usize, reps: u32) !stru
         x.* = 2 * @as(f64, @floatFromInt(size_bytes)) / @as(f64, @floatFromInt(timer.read()));
     }
     const s = rec.stats(xs);
-    return .{ .gbps = s.median, .spread = s.spread };
+    return .{ .gbps = s.median, .spread = s.spread, .best = s.max };
 }
 
-pub const GpuCopy = struct { device_local: f64, device_local_spread: f64, up: f64, up_spread: f64, down: f64, down_spread: f64 };
+pub const GpuCopy = struct { device_local: f64, device_local_spread: f64, device_local_best: f64, up: f64, up_spread: f64, up_best: f64, down: f64, down_spread: f64, down_best: f64 };
 
 /// Device-local copy (vkCmdCopyBuffer between two device buffers, GPU timestamps; traffic
 /// GB/s), host→device and device→host (the runtime's upload/download path, wall clock; bytes
@@ -58,6 +58,7 @@ pub fn gpuCopy(alloc: std.mem.Allocator, ctx: *vk.Context, size_bytes: u64, reps
     var s = rec.stats(xs);
     out.up = s.median;
     out.up_spread = s.spread;
+    out.up_best = s.max;
     for (xs) |*x| {
         var timer = try std.time.Timer.start();
         try ctx.mem.download(&a, 0, host);
@@ -66,6 +67,7 @@ pub fn gpuCopy(alloc: std.mem.Allocator, ctx: *vk.Context, size_bytes: u64, reps
     s = rec.stats(xs);
     out.down = s.median;
     out.down_spread = s.spread;
+    out.down_best = s.max;
 
     var seq = try vk.Sequence.init(ctx, 4);
     defer seq.deinit();
@@ -91,6 +93,7 @@ pub fn gpuCopy(alloc: std.mem.Allocator, ctx: *vk.Context, size_bytes: u64, reps
     s = rec.stats(xs);
     out.device_local = s.median;
     out.device_local_spread = s.spread;
+    out.device_local_best = s.max;
     return out;
 }
 
@@ -161,12 +164,12 @@ pub fn snapshot(sink: *rec.Sink, alloc: std.mem.Allocator, t: Target, quick: boo
     const shape = try sink.fmt("{d}MiB", .{size >> 20});
     if (t.ctx) |ctx| {
         const g = try gpuCopy(alloc, ctx, size, reps);
-        try sink.emit(.{ .suite = "health", .kind = "copy", .op = "device_local", .shape = shape, .key = try key(sink, t, "copy_device_local"), .backend = t.backend, .device = t.device, .profile = t.profile, .value = g.device_local, .unit = "GB/s", .better = .higher, .spread = g.device_local_spread, .note = "read+write traffic, GPU timestamps" });
-        try sink.emit(.{ .suite = "health", .kind = "copy", .op = "host_to_device", .shape = shape, .key = try key(sink, t, "copy_host_to_device"), .backend = t.backend, .device = t.device, .profile = t.profile, .value = g.up, .unit = "GB/s", .better = .higher, .spread = g.up_spread, .note = "bytes transferred, wall clock" });
-        try sink.emit(.{ .suite = "health", .kind = "copy", .op = "device_to_host", .shape = shape, .key = try key(sink, t, "copy_device_to_host"), .backend = t.backend, .device = t.device, .profile = t.profile, .value = g.down, .unit = "GB/s", .better = .higher, .spread = g.down_spread, .note = "bytes transferred, wall clock" });
+        try sink.emit(.{ .suite = "health", .kind = "copy", .op = "device_local", .shape = shape, .key = try key(sink, t, "copy_device_local"), .backend = t.backend, .device = t.device, .profile = t.profile, .value = g.device_local, .unit = "GB/s", .better = .higher, .spread = g.device_local_spread, .best = g.device_local_best, .note = "read+write traffic, GPU timestamps" });
+        try sink.emit(.{ .suite = "health", .kind = "copy", .op = "host_to_device", .shape = shape, .key = try key(sink, t, "copy_host_to_device"), .backend = t.backend, .device = t.device, .profile = t.profile, .value = g.up, .unit = "GB/s", .better = .higher, .spread = g.up_spread, .best = g.up_best, .note = "bytes transferred, wall clock" });
+        try sink.emit(.{ .suite = "health", .kind = "copy", .op = "device_to_host", .shape = shape, .key = try key(sink, t, "copy_device_to_host"), .backend = t.backend, .device = t.device, .profile = t.profile, .value = g.down, .unit = "GB/s", .better = .higher, .spread = g.down_spread, .best = g.down_best, .note = "bytes transferred, wall clock" });
     } else {
         const m = try cpuCopyGbps(alloc, @intCast(size), reps);
-        try sink.emit(.{ .suite = "health", .kind = "copy", .op = "memcpy", .shape = shape, .key = try key(sink, t, "copy_memcpy"), .backend = t.backend, .device = t.device, .profile = t.profile, .value = m.gbps, .unit = "GB/s", .better = .higher, .spread = m.spread, .note = "read+write traffic" });
+        try sink.emit(.{ .suite = "health", .kind = "copy", .op = "memcpy", .shape = shape, .key = try key(sink, t, "copy_memcpy"), .backend = t.backend, .device = t.device, .profile = t.profile, .value = m.gbps, .unit = "GB/s", .better = .higher, .spread = m.spread, .best = m.best, .note = "read+write traffic" });
     }
 }
 

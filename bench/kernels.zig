@@ -256,6 +256,7 @@ fn measure(sink: *rec.Sink, alloc: std.mem.Allocator, t: Target, cfg: Config, ca
         .unit = "us",
         .better = .lower,
         .spread = s.spread,
+        .best = s.min,
         .reps = @intCast(times.items.len),
         .us = s.median,
         .gflops = c.flops / (s.median * 1e3),

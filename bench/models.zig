@@ -103,6 +103,7 @@ pub fn run(sink: *rec.Sink, alloc: std.mem.Allocator, t: Target, path: []const u
             .unit = "tok/s",
             .better = .higher,
             .spread = s.spread,
+            .best = s.max,
             .reps = @intCast(xs.len),
             .llamacpp = llama,
             .ratio = if (llama) |l| s.median / l else null,

@@ -24,6 +24,9 @@ pub const Record = struct {
     better: Better = .none,
     /// Median absolute deviation / median of the repetitions.
     spread: ?f64 = null,
+    /// The best repetition (least time, most tokens/s or GB/s): what compare sets against earlier
+    /// runs, since load from other processes on a shared machine only ever makes a repetition worse.
+    best: ?f64 = null,
     reps: ?u32 = null,
     us: ?f64 = null,
     gflops: ?f64 = null,

@@ -11,10 +11,12 @@
 //        measurement got worse beyond the run-to-run spread, 0 otherwise.
 //   node bench/results.mjs charts RUN.jsonl OUTDIR [--stem NAME]
 //
-// A change is flagged when |new / baseline - 1| passes the noise threshold of that measurement:
-// max(10%, 3 x the relative spread seen for it: the repetitions inside the new run and each previous run,
-// and the spread of the previous runs' medians around their median). Baseline = median of the
-// previous runs' values. Timings are never asserted anywhere; this only reports.
+// Each measurement's best repetition (`best`, else `value`) is set against the median of the previous
+// runs' (the baseline). A run-wide move (the median worse-factor over all measurements beyond 10%) is
+// reported once, and each measurement is then judged on what it moved beyond it; a measurement is
+// flagged when that passes its noise threshold: max(10%, 3 x the largest within-run spread (MAD /
+// median of the repetitions, new run and previous ones), 1.5 x the previous runs' largest deviation
+// from their median). Timings are never asserted anywhere; this only reports.
 import fs from "node:fs";
 import path from "node:path";
 import {fileURLToPath} from "node:url";
@@ -52,39 +54,59 @@ const median = (xs) => {
 
 export const MIN_THRESHOLD = 0.10;
 
-/// Compares `cur` with `prevs` (oldest first). Returns one row per comparable measurement.
-export function compare(cur, prevs) {
+// The number compared across runs: the best repetition where the run recorded it (load from other
+// processes only ever makes a repetition worse), else the median.
+const val = (r) => (typeof r.best === "number" && r.best > 0 ? r.best : r.value);
+// How much worse `v` is than `base` as a factor (> 1 worse), whichever way is better.
+const worseFactor = (r, v, base) => (r.better === "lower" ? v / base : base / v);
+
+/// Compares `cur` with `prevs` (oldest first): {rows, shift}. One row per comparable measurement;
+/// `shift` is the run-wide move (median worse-factor over all compared measurements, > 1 = slower).
+/// When the whole run moved (a busier machine, or a change that slows everything) that is reported
+/// once as a run-wide change and each measurement is judged on what it moved beyond it.
+export function compareRuns(cur, prevs) {
     const rows = [];
     for (const r of cur.records) {
         if (r.better !== "lower" && r.better !== "higher") continue;
-        if (typeof r.value !== "number" || !(r.value > 0)) continue;
-        const hist = prevs.map((p) => p.records.find((q) => q.key === r.key)).filter((q) => q && typeof q.value === "number" && q.value > 0);
+        if (typeof r.value !== "number" || !(val(r) > 0)) continue;
+        const hist = prevs.map((p) => p.records.find((q) => q.key === r.key)).filter((q) => q && typeof q.value === "number" && val(q) > 0);
         if (hist.length === 0) {
-            rows.push({key: r.key, status: "new", value: r.value, unit: r.unit});
+            rows.push({key: r.key, status: "new", value: val(r), unit: r.unit});
             continue;
         }
-        const vals = hist.map((q) => q.value);
+        const vals = hist.map(val);
         const base = median(vals);
-        const spreads = [r.spread ?? 0, ...hist.map((q) => q.spread ?? 0)];
+        const within = Math.max(r.spread ?? 0, ...hist.map((q) => q.spread ?? 0));
         const across = vals.length > 1 ? Math.max(...vals.map((v) => Math.abs(v / base - 1))) : 0;
-        const noise = Math.max(...spreads, across);
-        const threshold = Math.max(MIN_THRESHOLD, 3 * noise);
-        const change = r.value / base - 1; // > 0: the number went up
-        const worse = r.better === "lower" ? change : -change / (1 + change);
-        let status = "same";
-        if (worse > threshold) status = "regression";
-        else if (-worse > threshold) status = "improvement";
-        rows.push({key: r.key, status, value: r.value, base, change, threshold, unit: r.unit, n_prev: hist.length});
+        const threshold = Math.max(MIN_THRESHOLD, 3 * within, 1.5 * across);
+        rows.push({key: r.key, better: r.better, value: val(r), base, factor: worseFactor(r, val(r), base), threshold, unit: r.unit, n_prev: hist.length});
     }
-    return rows;
+    const cmp = rows.filter((r) => r.status !== "new");
+    const shift = cmp.length >= 5 ? Math.exp(median(cmp.map((r) => Math.log(r.factor)))) : 1;
+    const runWide = Math.abs(shift - 1) > MIN_THRESHOLD;
+    for (const r of cmp) {
+        const f = runWide ? r.factor / shift : r.factor;
+        r.change = r.better === "lower" ? r.value / r.base - 1 : r.value / r.base - 1;
+        r.status = f - 1 > r.threshold ? "regression" : 1 / f - 1 > r.threshold ? "improvement" : "same";
+        if (runWide) r.beyond_run = f;
+    }
+    return {rows, shift, runWide};
 }
 
-export function compareText(rows) {
+/// Rows only (see compareRuns).
+export function compare(cur, prevs) {
+    return compareRuns(cur, prevs).rows;
+}
+
+export function compareText(res) {
+    const {rows, shift, runWide} = Array.isArray(res) ? {rows: res, shift: 1, runWide: false} : res;
     const flagged = rows.filter((r) => r.status === "regression" || r.status === "improvement");
     const pct = (x) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}%`;
     const lines = [];
     const n = (s) => rows.filter((r) => r.status === s).length;
     lines.push(`${rows.length} measurements: ${n("regression")} regressions, ${n("improvement")} improvements, ${n("same")} within the run-to-run spread, ${n("new")} new`);
+    if (runWide) lines.push(`RUN-WIDE ${shift > 1 ? "REGRESSION" : "improvement"}: the median measurement is ${((shift > 1 ? shift - 1 : 1 / shift - 1) * 100).toFixed(1)}% ${shift > 1 ? "slower" : "faster"} than in the previous runs (a busier or quieter machine, or a change that moves everything); the lines below are judged beyond that`);
+    else if (rows.length) lines.push(`run-wide: the median measurement moved ${pct(shift - 1)} (within ±${(100 * MIN_THRESHOLD).toFixed(0)}%)`);
     for (const r of flagged) lines.push(`${r.status === "regression" ? "REGRESSION " : "improvement"} ${r.key}: ${fmt(r.base)} -> ${fmt(r.value)} ${r.unit} (${pct(r.change)}, threshold ±${(100 * r.threshold).toFixed(0)}%, ${r.n_prev} previous)`);
     return lines.join("\n");
 }
@@ -182,7 +204,7 @@ export function chartSpecs(run) {
                 encoding: {
                     x: {field: "test", type: "nominal", title: null},
                     xOffset: {field: "who"},
-                    y: {field: "tps", type: "quantitative", scale: {type: "log"}, title: "tokens/s"},
+                    y: {field: "tps", type: "quantitative", scale: {type: "log"}, stack: null, title: "tokens/s (log scale)"},
                     color: {field: "who", type: "nominal", title: null},
                 },
             },
@@ -239,8 +261,9 @@ export async function record(file, opts) {
     if (path.resolve(dest) !== path.resolve(file)) fs.copyFileSync(file, dest);
     run.file = dest;
     const prevs = previousRuns(dir, run, opts.last ?? 5);
-    const rows = compare(run, prevs);
-    const cmpText = prevs.length ? compareText(rows) : "first run of this machine in the log: nothing to compare with";
+    const res = compareRuns(run, prevs);
+    const rows = res.rows;
+    const cmpText = prevs.length ? compareText(res) : "first run of this machine in the log: nothing to compare with";
     const charts = await writeCharts(run, path.join(dir, "charts"), stem);
     let md = opts.summary && fs.existsSync(opts.summary) ? fs.readFileSync(opts.summary, "utf8") : `# Benchmark run ${run.header.date} on ${run.header.machine}\n\n`;
     if (charts.length) md += "## Charts\n\n" + charts.map((c) => `![${path.basename(c, ".svg")}](charts/${path.basename(c)})`).join("\n\n") + "\n\n";
@@ -287,9 +310,9 @@ async function main() {
             console.log("no previous runs to compare with");
             return 0;
         }
-        const rows = compare(cur, prevs);
-        console.log(compareText(rows));
-        return rows.some((r) => r.status === "regression") ? 3 : 0;
+        const res = compareRuns(cur, prevs);
+        console.log(compareText(res));
+        return res.rows.some((r) => r.status === "regression") || (res.runWide && res.shift > 1) ? 3 : 0;
     }
     if (cmd === "charts" && pos.length === 2) {
         const run = readRun(pos[0]);

@@ -39,7 +39,7 @@ pub fn write(w: anytype, h: Header, records: []const rec.Record) !void {
 
     var any = false;
     for (records) |r| if (is(r, "health") and kindIs(r, "copy")) {
-        if (!any) try w.writeAll("## Memory bandwidth\n\n| backend | copy | size | GB/s | ± | note |\n|---|---|---|---|---|---|\n");
+        if (!any) try w.writeAll("## Memory bandwidth\n\n| backend | copy | size | GB/s | ± (MAD) | note |\n|---|---|---|---|---|---|\n");
         any = true;
         try w.print("| {s} | {s} | {s} | ", .{ r.backend orelse "", r.op orelse "", r.shape orelse "" });
         try num(w, r.value, ".2");

@@ -71,7 +71,7 @@ run() {
 # 1. build for the target (or take a prefix already built)
 if [ -z "$bin" ]; then
   bin=.bench-build/$target
-  run scripts/zig.sh build -Dtarget="$triple" "${cpu_flag[@]}" --prefix "$bin"
+  run scripts/zig.sh build bench-bin -Dtarget="$triple" "${cpu_flag[@]}" --prefix "$bin"
 fi
 exe=$bin/bin/pi5-bench
 [ $dry = 1 ] || [ -x "$exe" ] || die "no runner at $exe (zig build puts it in PREFIX/bin/pi5-bench)"
