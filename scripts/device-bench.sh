@@ -10,7 +10,8 @@
 #   models suite on a TinyLlama-1.1B-shaped Q4_0 model from our generator with llama-bench ($LLAMA_BENCH,
 #   from .device) in the same run. Writes to $OUT/results/: <stem>.jsonl, <stem>.md (summary, chart
 #   links, comparison), charts/<stem>-*.svg, benchmark_log.md; copy them into results/ here.
-#   env: SUSTAIN_S (default 30), MODELS=0 to skip the model runs, BACKENDS (default vulkan,cpu).
+#   env: SUSTAIN_S (default 20), MODELS=0 to skip the model runs, BACKENDS (default vulkan,cpu; the
+#   CPU only beside limits none). About 8 minutes on the H200 with the models, 4 without.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = pack ]; then
@@ -34,7 +35,9 @@ commit=$(cat "$D/commit")
 machine=${MACHINE:-gpu-$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' ' '-' || hostname)}
 for p in none v3dv; do
   echo "== kernels + health, limits $p"
-  "$D/pi5-bench" --suites kernels,health --backends "${BACKENDS:-vulkan,cpu}" --limits "$p" --sustain-s "${SUSTAIN_S:-30}" \
+  # The CPU does not depend on the limits profile: it runs once, beside the default profile.
+  b=vulkan; [ $p = none ] && b=${BACKENDS:-vulkan,cpu}
+  "$D/pi5-bench" --suites kernels,health --backends "$b" --limits "$p" --sustain-s "${SUSTAIN_S:-20}" \
     --commit "$commit" --machine "$machine" --out "$OUT/run_$p.jsonl" --md "$OUT/summary_$p.md" 2> "$OUT/run_$p.err"
   echo "rc=$? $(grep -c '"key"' "$OUT/run_$p.jsonl") records"; tail -3 "$OUT/run_$p.err"
   node "$D/results.mjs" record "$OUT/run_$p.jsonl" --summary "$OUT/summary_$p.md" --results "$OUT/results" | head -5
