@@ -248,7 +248,7 @@ function logEntry(run, stem, mdRel, cmpText) {
     if (copies.length) lines.push("Copy bandwidth: " + copies.map((r) => `${r.backend} ${r.op} ${fmt(r.value)} GB/s`).join(", ") + ".", "");
     const ratios = run.records.filter((r) => r.suite === "models" && r.ratio > 0);
     if (ratios.length) lines.push("Versus llama.cpp (same run): " + ratios.map((r) => `${r.model} ${r.backend} ${r.test} ${r.ratio.toFixed(3)}`).join(", ") + ".", "");
-    lines.push("```", cmpText, "```", "");
+    lines.push("```", cmpText, "```", "", "");
     return lines.join("\n");
 }
 

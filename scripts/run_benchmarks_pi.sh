@@ -95,7 +95,7 @@ rargs=(--suites "$suites" --out run.jsonl --md summary.md --commit "$commit" "${
 q=$(for a in "${rargs[@]}"; do printf ' %s' "$(sq "$a")"; done)
 remote="cd $(sq "$remote_dir") && if [ \"\$(uname -m)\" = $target ]; then ./pi5-bench$q; \
 else qemu=\$(command -v qemu-$target-static || command -v qemu-$target) || { echo 'remote is '\$(uname -m)' and has no qemu-$target' >&2; exit 3; }; \
-echo \"running under \$qemu (correctness only)\" >&2; \$qemu -L /usr/$triple ./pi5-bench$q; fi"
+echo \"running under \$qemu (correctness only)\" >&2; \$qemu -L /usr/$triple ./pi5-bench$q --machine \"\$(hostname)-under-qemu\"; fi"
 run ssh "${ssh_opts[@]}" "$dest" "$remote"
 
 # 4. collect and file under results/
