@@ -79,7 +79,12 @@ pub const Sink = struct {
         try line.append('\n');
         try self.out.writeAll(line.items);
         try self.records.append(self.alloc, r);
-        if (self.verbose) std.debug.print("  {s}: {d:.3} {s}\n", .{ r.key, r.value, r.unit });
+        if (self.verbose) {
+            if (r.ratio) |ratio|
+                std.debug.print("  {s}: {d:.3} {s}, llama.cpp {d:.3}, ratio {d:.3}\n", .{ r.key, r.value, r.unit, r.llamacpp.?, ratio })
+            else
+                std.debug.print("  {s}: {d:.3} {s}\n", .{ r.key, r.value, r.unit });
+        }
     }
 
     /// A raw JSON object line (the run header, the device report): not kept as a record.
