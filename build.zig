@@ -5,6 +5,7 @@
 //!                                     default limits and PI5_LIMITS=v3dv, validation layers on
 //!   zig build shaders                 compile shaders/*.comp to SPIR-V only
 //!   zig build examples                C host examples
+//!   zig build bench -- [flags]        the benchmark runner (bench/runner.zig, zig-out/bin/pi5-bench)
 //!   zig build fmt                     format the Zig sources
 //!   zig build -Dtarget=aarch64-linux-gnu    the same for the Raspberry Pi 5
 //!
@@ -92,7 +93,19 @@ pub fn build(b: *std.Build) void {
     bench_exe.root_module.addImport("pi5", pi5);
     const run_bench = b.addRunArtifact(bench_exe);
     if (b.args) |args| run_bench.addArgs(args);
-    b.step("bench", "Run the graph benchmark (decode ms/token, prompt tok/s, per-step allocations)").dependOn(&run_bench.step);
+    b.step("graph-bench", "Run the graph benchmark (decode ms/token, prompt tok/s, per-step allocations)").dependOn(&run_bench.step);
+
+    // ---- the benchmark runner: kernels / models / health suites, JSON lines + Markdown (bench/) ----
+    const runner = b.addExecutable(.{ .name = "pi5-bench", .root_source_file = b.path("bench/runner.zig"), .target = target, .optimize = optimize, .link_libc = true });
+    runner.root_module.addImport("pi5", pi5);
+    b.installArtifact(runner);
+    const run_runner = b.addRunArtifact(runner);
+    if (b.args) |args| run_runner.addArgs(args);
+    b.step("bench", "Run the benchmark runner (zig build bench -- --suites kernels --quick ...; --help)").dependOn(&run_runner.step);
+    b.step("bench-bin", "Build and install only the benchmark runner (zig-out/bin/pi5-bench; cross builds for run_benchmarks_pi.sh)").dependOn(&b.addInstallArtifact(runner, .{}).step);
+    const runner_tests = b.addTest(.{ .name = "bench-tests", .root_source_file = b.path("bench/runner.zig"), .target = target, .optimize = test_optimize, .link_libc = true });
+    runner_tests.root_module.addImport("pi5", pi5);
+    b.step("test-bench", "Run the benchmark runner's unit tests").dependOn(&b.addRunArtifact(runner_tests).step);
 
     // ---- tests: the whole core, run twice (default limits, then the Pi 5 profile) ----
     const unit = b.addTest(.{
@@ -145,9 +158,9 @@ pub fn build(b: *std.Build) void {
     b.step("fuzz-gguf", "Fuzz the GGUF reader (add --fuzz)").dependOn(&b.addRunArtifact(fuzz_tests).step);
 
     // ---- fmt ----
-    const fmt = b.addFmt(.{ .paths = &.{ "build.zig", "core", "cli", "shaders/variants.zig" } });
+    const fmt = b.addFmt(.{ .paths = &.{ "build.zig", "core", "cli", "bench", "shaders/variants.zig" } });
     b.step("fmt", "Format the Zig sources").dependOn(&fmt.step);
-    const fmt_check = b.addFmt(.{ .paths = &.{ "build.zig", "core", "cli", "shaders/variants.zig" }, .check = true });
+    const fmt_check = b.addFmt(.{ .paths = &.{ "build.zig", "core", "cli", "bench", "shaders/variants.zig" }, .check = true });
     b.step("fmt-check", "Fail when a Zig source is not formatted").dependOn(&fmt_check.step);
 }
 

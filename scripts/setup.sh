@@ -4,7 +4,9 @@
 # node-llama-cpp as the test-only reference). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs="glslc libvulkan-dev libvulkan1 mesa-vulkan-drivers vulkan-validationlayers valgrind file"
+# openssh-server, qemu-user-static, libc6-arm64-cross: the benchmark runner's ssh test (a loopback
+# sshd; the aarch64 runner under qemu-aarch64 there).
+pkgs="glslc libvulkan-dev libvulkan1 mesa-vulkan-drivers vulkan-validationlayers valgrind file openssh-server qemu-user-static libc6-arm64-cross"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -34,6 +34,17 @@ for f in "$tmp/aarch64/lib/libpi5_llm_rt.so" "$tmp/aarch64/bin/pi5_llm_rt"; do
   file -L "$f" | tee /dev/stderr | grep -q "ARM aarch64" || { echo "not an aarch64 binary: $f"; exit 1; }
 done
 
+step "benchmark runner: unit tests, a quick sweep on $(./zig-out/bin/pi5_llm_rt info | grep -m1 '"name"' | cut -d'"' -f4) and the CPU, results compare"
+scripts/zig.sh build test-bench
+./zig-out/bin/pi5-bench --suites kernels,health --quick --filter mul_mat_vec/q4_0,mul_mat/q8_0,softmax,attention --sustain-s 1 \
+  --out "$tmp/bench.jsonl" --md "$tmp/bench.md"
+grep -q "## Kernels: vulkan" "$tmp/bench.md" && grep -q "## Kernels: cpu" "$tmp/bench.md"
+node --test tests/bench/
+
+step "run_benchmarks_pi.sh over ssh: a loopback sshd, x86_64, then aarch64 under qemu-aarch64"
+bash tests/bench/ssh_loopback.sh x86_64 zig-out
+bash tests/bench/ssh_loopback.sh aarch64 "$tmp/aarch64"
+
 step "valgrind (baseline x86-64-v3 build: memcheck cannot decode AVX-512)"
 scripts/zig.sh build install examples -Dcpu=x86_64_v3 --prefix "$tmp/vg"
 vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 --suppressions=tests/valgrind.supp"
