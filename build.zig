@@ -24,7 +24,10 @@ comptime {
 }
 
 pub fn build(b: *std.Build) void {
-    const target = b.standardTargetOptions(.{});
+    // The default CPU is the architecture's baseline, not the build machine's: the shipped
+    // library must run on any CPU of its architecture. The hot CPU kernels are compiled again
+    // for richer instruction sets and chosen at run time (addCpuKernels, core/cpu/dispatch.zig).
+    const target = b.standardTargetOptions(.{ .default_target = .{ .cpu_model = .baseline } });
     const optimize = b.option(std.builtin.OptimizeMode, "optimize", "Optimization mode (default ReleaseFast)") orelse .ReleaseFast;
     const test_optimize = b.option(std.builtin.OptimizeMode, "test-optimize", "Optimization mode of the tests (default ReleaseSafe)") orelse .ReleaseSafe;
     const vk_include = b.option([]const u8, "vulkan-include", "Directory holding vulkan/vulkan_core.h (default /usr/include)") orelse "/usr/include";
@@ -57,6 +60,7 @@ pub fn build(b: *std.Build) void {
         .link_libc = true,
     });
     for ([_]*std.Build.Step.Compile{ so, ar }) |lib| {
+        addCpuKernels(b, &lib.root_module, target, optimize);
         lib.root_module.addImport("vulkan_c", vk_c);
         lib.root_module.addImport("spirv", spirv_mod);
         b.installArtifact(lib);
@@ -81,6 +85,7 @@ pub fn build(b: *std.Build) void {
         .optimize = optimize,
         .link_libc = true,
     });
+    addCpuKernels(b, pi5, target, optimize);
     cli.root_module.addImport("pi5", pi5);
     b.installArtifact(cli);
 
@@ -116,6 +121,7 @@ pub fn build(b: *std.Build) void {
         .link_libc = true,
         .filters = test_filters orelse &.{},
     });
+    addCpuKernels(b, &unit.root_module, target, test_optimize);
     unit.root_module.addImport("vulkan_c", vk_c_test);
     unit.root_module.addImport("spirv", spirv_mod);
     // core/abi_header_test.zig @cImports the public header to check the Zig mirrors against it.
@@ -162,6 +168,41 @@ pub fn build(b: *std.Build) void {
     b.step("fmt", "Format the Zig sources").dependOn(&fmt.step);
     const fmt_check = b.addFmt(.{ .paths = &.{ "build.zig", "core", "cli", "bench", "shaders/variants.zig" }, .check = true });
     b.step("fmt-check", "Fail when a Zig source is not formatted").dependOn(&fmt_check.step);
+}
+
+/// core/cpu/kern.zig once per instruction set of the target's architecture, each as its own
+/// module (a copy of the file, since a file belongs to one module) with its own CPU model:
+/// `cpu_kern_base` for the target's CPU and one more per richer set, which core/cpu/dispatch.zig
+/// chooses from at run time. Any module that compiles core/ must get these imports.
+pub fn addCpuKernels(b: *std.Build, m: *std.Build.Module, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode) void {
+    const src = b.path("core/cpu/kern.zig");
+    m.addImport("cpu_kern_base", b.createModule(.{ .root_source_file = src, .target = target, .optimize = optimize }));
+    const x86 = std.Target.x86;
+    const arm = std.Target.aarch64;
+    const Extra = struct { name: []const u8, model: *const std.Target.Cpu.Model, add: std.Target.Cpu.Feature.Set };
+    const extras: []const Extra = switch (target.result.cpu.arch) {
+        .x86_64 => &.{
+            .{ .name = "avx2", .model = &x86.cpu.x86_64_v3, .add = .empty },
+            .{ .name = "avx512", .model = &x86.cpu.x86_64_v4, .add = x86.featureSet(&.{.avx512vnni}) },
+        },
+        .aarch64 => &.{
+            .{ .name = "dotprod", .model = &arm.cpu.generic, .add = arm.featureSet(&.{ .neon, .dotprod }) },
+        },
+        else => &.{},
+    };
+    for (extras) |e| {
+        var q = target.query;
+        q.cpu_model = .{ .explicit = e.model };
+        q.cpu_features_add = e.add;
+        q.cpu_features_sub = .empty;
+        const wf = b.addWriteFiles();
+        const copy = wf.addCopyFile(src, b.fmt("{s}/kern.zig", .{e.name}));
+        m.addImport(b.fmt("cpu_kern_{s}", .{e.name}), b.createModule(.{
+            .root_source_file = copy,
+            .target = b.resolveTargetQuery(q),
+            .optimize = optimize,
+        }));
+    }
 }
 
 /// Compiles each table entry with glslc and returns a module `spirv` that embeds the words,

@@ -49,6 +49,7 @@ test {
     _ = quant;
     _ = cpu_pool;
     _ = cpu_ops;
+    _ = @import("cpu/dispatch.zig");
     _ = kernels;
     _ = @import("kernels/ops.zig");
     _ = @import("kernels/ops_test.zig");

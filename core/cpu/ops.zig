@@ -8,6 +8,7 @@ const std = @import("std");
 const quant = @import("../quant/quant.zig");
 const pool_mod = @import("pool.zig");
 const params = @import("../params.zig");
+const dispatch = @import("dispatch.zig");
 pub const Pool = pool_mod.Pool;
 pub const Range = pool_mod.Range;
 const GgmlType = quant.GgmlType;
@@ -81,6 +82,10 @@ pub fn matmul(pool: ?*Pool, w: QTensor, x: []const f32, n_tokens: usize, out: []
         act = scratch[0..need];
     }
 
+    if (dispatch.tileFor(dispatch.currentKernels(), w.t)) |tile_fn| {
+        return matmulTiled(pool, tile_fn, w, row_bytes, act, act_row_bytes, n_tokens, out);
+    }
+
     const MCtx = struct {
         dot_fn: quant.VecDotFn,
         w: []const u8,
@@ -112,6 +117,50 @@ pub fn matmul(pool: ?*Pool, w: QTensor, x: []const f32, n_tokens: usize, out: []
         .n_tokens = n_tokens,
         .out = out,
     }, MCtx.run);
+}
+
+/// The micro-kernel path (core/cpu/kern.zig, the variant dispatch.zig chose): threads take
+/// groups of max_rows weight rows; each group is dotted against all tokens max_tokens at a
+/// time while its rows are in L1 (the quantized activations stay in L2).
+fn matmulTiled(pool: ?*Pool, tile_fn: dispatch.TileFn, w: QTensor, row_bytes: usize, act: []const u8, act_row_bytes: usize, n_tokens: usize, out: []f32) void {
+    const TR = dispatch.max_rows;
+    const TT = dispatch.max_tokens;
+    const n_out = w.n_rows;
+    const Ctx = struct {
+        tile_fn: dispatch.TileFn,
+        w: [*]const u8,
+        row_bytes: usize,
+        n_blocks: usize,
+        act: [*]const u8,
+        act_row_bytes: usize,
+        n_out: usize,
+        n_tokens: usize,
+        out: [*]f32,
+        fn run(c: @This(), r: Range) void {
+            for (r.begin..r.end) |g| {
+                const r0 = g * TR;
+                const nr = @min(TR, c.n_out - r0);
+                var t0: usize = 0;
+                while (t0 < c.n_tokens) : (t0 += TT) {
+                    const nt = @min(TT, c.n_tokens - t0);
+                    c.tile_fn(c.n_blocks, c.w + r0 * c.row_bytes, c.row_bytes, nr, c.act + t0 * c.act_row_bytes, c.act_row_bytes, nt, c.out + t0 * c.n_out + r0, c.n_out);
+                }
+            }
+        }
+    };
+    const n_groups = std.math.divCeil(usize, n_out, TR) catch unreachable;
+    const blk: usize = w.t.traits().?.block_elems;
+    pool_mod.parallelFor(pool, n_groups, 2, Ctx{
+        .tile_fn = tile_fn,
+        .w = w.data.ptr,
+        .row_bytes = row_bytes,
+        .n_blocks = w.n_cols / blk,
+        .act = act.ptr,
+        .act_row_bytes = act_row_bytes,
+        .n_out = n_out,
+        .n_tokens = n_tokens,
+        .out = out.ptr,
+    }, Ctx.run);
 }
 
 // ---- embedding lookup ----
