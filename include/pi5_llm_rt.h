@@ -45,8 +45,9 @@ extern "C" {
  * no `else` over the closed set abi.Error, so an error added to the core does not compile until
  * it is given a status; a test (core/abi_header_test.zig) checks this table against statusOf
  * in both directions. PI5_OK and PI5_ERR_BUFFER_TOO_SMALL come from no error; PI5_ERR_NO_MODEL
- * comes from the ABI's own check that a model is loaded.
+ * comes from the ABI's own check that a model is loaded (and NoModel).
  *   PI5_ERR_INVALID_ARGUMENT      InvalidArgument InvalidOption BadShape InvalidConfig
+ *                                 UnrepresentableText
  *   PI5_ERR_OUT_OF_MEMORY         OutOfMemory SystemResources ThreadQuotaExceeded
  *                                 LockedMemoryLimitExceeded
  *   PI5_ERR_NO_DEVICE             VulkanLoaderMissing NoVulkanDevice DeviceNotFound
@@ -65,10 +66,12 @@ extern "C" {
  *                                 MemoryMappingNotSupported Unseekable NotOpenForReading
  *                                 NotOpenForWriting BrokenPipe OperationAborted
  *                                 ConnectionResetByPeer ConnectionTimedOut SocketNotConnected
- *                                 ProcessNotFound Canceled Unexpected
+ *                                 ProcessNotFound Canceled Unexpected NotAFile
+ *                                 LinkQuotaExceeded ReadOnlyFileSystem RenameAcrossMountPoints
  *   PI5_ERR_INVALID_MODEL         InvalidGguf InvalidCheckpoint InvalidGgjt DataSizeMismatch
  *                                 DuplicateKey DuplicateTensor InvalidTensor InvalidAlignment
  *                                 InvalidValue
+ *   PI5_ERR_NO_MODEL              NoModel
  *   PI5_ERR_CONTEXT_FULL          ContextFull
  *   PI5_ERR_ABORTED               Aborted
  *   PI5_ERR_VULKAN                VulkanFailed DeviceError

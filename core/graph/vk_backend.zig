@@ -61,6 +61,8 @@ pub const Options = struct {
     int_dot: bool = false,
     max_pool_bytes: ?u64 = null,
     force_staging: bool = false,
+    /// Test-only (core/graph/diff.zig): scale this node's GPU output by 1.1 after computing it.
+    perturb_gpu_node: ?graph.Id = null,
 };
 
 pub const Stats = struct {
