@@ -493,4 +493,3 @@ pub fn utf8Lossy(alloc: std.mem.Allocator, s: []const u8) ![]u8 {
     }
     return out.toOwnedSlice();
 }
-
