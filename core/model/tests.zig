@@ -315,7 +315,7 @@ fn diffRun(m: *Model) !void {
 
 fn synthModel(dir: []const u8, vocab: *const reader.File, arch: synth.Arch, ty: reader.GgmlType) ![]u8 {
     const Q = struct {
-        fn q(t: reader.GgmlType, src: []const f32, dst: []u8) anyerror!void {
+        fn q(t: reader.GgmlType, src: []const f32, dst: []u8) @import("../gguf/synth.zig").QuantizeError!void {
             try @import("../quant/quant.zig").quantizeRow(t, src, dst);
         }
     };
