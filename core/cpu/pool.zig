@@ -164,6 +164,10 @@ pub const Pool = struct {
         // ~8 chunks per thread: a thread descheduled while holding one delays the op by at
         // most that chunk, and the counter traffic stays small.
         const chunk = @max(min_grain, std.math.divCeil(usize, n_items, n_threads * 8) catch unreachable);
+        // Close the claim word before the job's fields change: a worker that read the previous
+        // claim word and then this job's fields must fail its compare-exchange, not claim a
+        // chunk of this job at the previous job's offset (a race seen as a stale context).
+        self.claim.store((@as(u64, self.generation) << 32) | idx_mask, .seq_cst);
         self.generation +%= 1;
         self.ctx.store(@intFromPtr(&ctx), .seq_cst);
         self.run.store(@intFromPtr(&Wrap.run), .seq_cst);

@@ -178,7 +178,13 @@ pub const Exec = struct {
         errdefer alloc.free(self.prof);
         self.seg_ns = try alloc.alloc(u64, @min(g.len(), max_nodes));
         errdefer alloc.free(self.seg_ns);
-        if (device) |c| self.gpu = try vk_backend.Vulkan.init(alloc, c, &self.pl, .{ .profile = opts.profile, .max_pool_bytes = opts.max_pool_bytes, .force_staging = opts.force_staging, .int_dot = opts.int_dot, .perturb_gpu_node = opts.perturb_gpu_node });
+        if (device) |c| self.gpu = try vk_backend.Vulkan.init(alloc, c, &self.pl, .{
+            .profile = opts.profile,
+            .max_pool_bytes = opts.max_pool_bytes,
+            .force_staging = opts.force_staging,
+            .int_dot = opts.int_dot,
+            .perturb_gpu_node = opts.perturb_gpu_node,
+        });
         self.stats.fallbacks = self.pl.fallbacks;
         self.stats.n_segments = @intCast(self.pl.segments.len);
         self.stats.cpu_pool_bytes = self.cpu.arena_bytes;

@@ -10,106 +10,26 @@
 const std = @import("std");
 const unicode = @import("unicode.zig");
 
-pub const Kind = enum {
-    default,
-    gpt2,
-    llama3,
-    qwen2,
-    deepseek_llm,
-    deepseek_coder,
-    falcon,
-    starcoder,
-    bloom,
-    viking,
-    gpt4o,
-    tekken,
-};
-
-pub const Info = struct {
-    kind: Kind,
-    /// llama.cpp's clean_spaces for detokenization.
-    clean_spaces: bool = true,
-    /// A pre-tokenized word that is a whole vocab token is emitted as that token (no merges).
-    ignore_merges: bool = false,
-    /// Default of add_bos when the GGUF has no tokenizer.ggml.add_bos_token.
-    add_bos: bool = false,
-};
-
-const Name = struct { []const u8, Info };
-
-/// `tokenizer.ggml.pre` values, as llama.cpp's llama_vocab::impl::load maps them.
-const names = [_]Name{
-    .{ "default", .{ .kind = .default } },
-    .{ "llama3", .{ .kind = .llama3, .ignore_merges = true, .add_bos = true } },
-    .{ "llama-v3", .{ .kind = .llama3, .ignore_merges = true, .add_bos = true } },
-    .{ "llama-bpe", .{ .kind = .llama3, .ignore_merges = true, .add_bos = true } },
-    .{ "falcon3", .{ .kind = .llama3, .ignore_merges = true, .add_bos = true } },
-    .{ "falcon-h1", .{ .kind = .llama3, .ignore_merges = true, .add_bos = true } },
-    .{ "pixtral", .{ .kind = .llama3, .ignore_merges = true, .add_bos = true } },
-    .{ "midm-2.0", .{ .kind = .llama3, .ignore_merges = true, .add_bos = true } },
-    .{ "lfm2", .{ .kind = .llama3, .ignore_merges = true, .add_bos = true } },
-    .{ "dbrx", .{ .kind = .llama3 } },
-    .{ "smaug-bpe", .{ .kind = .llama3 } },
-    .{ "deepseek-llm", .{ .kind = .deepseek_llm, .clean_spaces = false } },
-    .{ "deepseek-coder", .{ .kind = .deepseek_coder, .clean_spaces = false } },
-    .{ "falcon", .{ .kind = .falcon } },
-    .{ "mpt", .{ .kind = .gpt2 } },
-    .{ "starcoder", .{ .kind = .starcoder } },
-    .{ "gpt-2", .{ .kind = .gpt2 } },
-    .{ "phi-2", .{ .kind = .gpt2 } },
-    .{ "jina-es", .{ .kind = .gpt2 } },
-    .{ "jina-de", .{ .kind = .gpt2 } },
-    .{ "gigachat", .{ .kind = .gpt2 } },
-    .{ "jina-v2-es", .{ .kind = .gpt2 } },
-    .{ "jina-v2-de", .{ .kind = .gpt2 } },
-    .{ "a.x-4.0", .{ .kind = .gpt2 } },
-    .{ "mellum", .{ .kind = .gpt2 } },
-    .{ "modern-bert", .{ .kind = .gpt2 } },
-    .{ "olmo", .{ .kind = .gpt2 } },
-    .{ "jais", .{ .kind = .gpt2 } },
-    .{ "exaone4", .{ .kind = .gpt2 } },
-    .{ "trillion", .{ .kind = .gpt2, .clean_spaces = false } },
-    .{ "granite-docling", .{ .kind = .gpt2, .clean_spaces = false } },
-    .{ "refact", .{ .kind = .starcoder } },
-    .{ "command-r", .{ .kind = .starcoder, .clean_spaces = false } },
-    .{ "smollm", .{ .kind = .starcoder, .clean_spaces = false } },
-    .{ "codeshell", .{ .kind = .starcoder } },
-    .{ "exaone", .{ .kind = .starcoder } },
-    .{ "minerva-7b", .{ .kind = .starcoder } },
-    .{ "mellum2", .{ .kind = .starcoder } },
-    .{ "qwen2", .{ .kind = .qwen2, .clean_spaces = false } },
-    .{ "deepseek-r1-qwen", .{ .kind = .qwen2, .clean_spaces = false } },
-    .{ "kormo", .{ .kind = .qwen2, .clean_spaces = false } },
-    .{ "f2llmv2", .{ .kind = .qwen2, .clean_spaces = false } },
-    .{ "megrez", .{ .kind = .qwen2 } },
-    .{ "stablelm2", .{ .kind = .qwen2 } },
-    .{ "poro-chat", .{ .kind = .bloom, .clean_spaces = false } },
-    .{ "bloom", .{ .kind = .bloom } },
-    .{ "gpt3-finnish", .{ .kind = .bloom } },
-    .{ "viking", .{ .kind = .viking, .clean_spaces = false } },
-    .{ "tekken", .{ .kind = .tekken, .clean_spaces = false, .ignore_merges = true, .add_bos = true } },
-    .{ "gpt-4o", .{ .kind = .gpt4o, .clean_spaces = false } },
-    .{ "llama4", .{ .kind = .gpt4o, .clean_spaces = false } },
-    .{ "kanana2", .{ .kind = .gpt4o, .clean_spaces = false } },
-    .{ "talkie", .{ .kind = .gpt4o, .clean_spaces = false } },
-    .{ "minimax-m2", .{ .kind = .gpt4o, .clean_spaces = false } },
-};
-
-/// The pre-tokenizer a `tokenizer.ggml.pre` value names; null for values this runtime does not
-/// implement. A missing key means "default", as in llama.cpp.
-pub fn lookup(name: ?[]const u8) ?Info {
-    const n = name orelse return .{ .kind = .default };
-    for (names) |e| if (std.mem.eql(u8, e[0], n)) return e[1];
-    return null;
-}
+const names_mod = @import("pretok_names.zig");
+pub const Kind = names_mod.Kind;
+pub const Info = names_mod.Info;
+pub const lookup = names_mod.lookup;
+pub const names = names_mod.names;
 
 // ---- the patterns (llama.cpp's regex_exprs, verbatim) ----
 
 const gpt2_re = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
 const contractions = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
-const gpt4o_re = "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+" ++ contractions ++ "?|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*" ++ contractions ++ "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const gpt4o_re = "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+" ++ contractions ++
+    "?|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*" ++ contractions ++ "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const tekken_re = "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const deepseek_letters = "\\s?[A-Za-z\u{B5}\u{C0}-\u{D6}\u{D8}-\u{F6}\u{F8}-\u{1BA}\u{1BC}-\u{1BF}\u{1C4}-\u{293}\u{295}-\u{2AF}\u{370}-\u{373}\u{376}\u{377}\u{37B}-\u{37D}\u{37F}\u{386}\u{388}-\u{38A}\u{38C}\u{38E}-\u{3A1}\u{3A3}-\u{3F5}\u{3F7}-\u{481}\u{48A}-\u{52F}\u{531}-\u{556}\u{10A0}-\u{10C5}\u{13A0}-\u{13F5}\u{13F8}-\u{13FD}\u{1C90}-\u{1CBA}\u{1CBD}-\u{1CBF}\u{1D00}-\u{1D2B}\u{1D6B}-\u{1D77}\u{1D79}-\u{1D9A}\u{1E00}-\u{1F15}\u{1F18}-\u{1F1D}\u{1F20}-\u{1F45}\u{1F48}-\u{1F4D}\u{1F50}-\u{1F57}\u{1F59}\u{1F5B}\u{1F5D}\u{1F5F}-\u{1F7D}\u{1F80}-\u{1FB4}\u{1FB6}-\u{1FBC}\u{1FBE}\u{1FC2}-\u{1FC4}\u{1FC6}-\u{1FCC}\u{1FD0}-\u{1FD3}\u{1FD6}-\u{1FDB}\u{1FE0}-\u{1FEC}\u{1FF2}-\u{1FF4}\u{1FF6}-\u{1FFC}\u{2102}\u{2107}\u{210A}-\u{2113}\u{2115}\u{2119}-\u{211D}\u{2124}\u{2126}\u{2128}\u{212A}-\u{212D}\u{212F}-\u{2134}\u{2139}\u{213C}-\u{213F}\u{2145}-\u{2149}\u{214E}\u{2183}\u{2184}\u{2C00}-\u{2C7B}\u{2C7E}-\u{2CE4}\u{2CEB}-\u{2CEE}\u{2CF2}\u{2CF3}\u{A640}-\u{A66D}\u{A680}-\u{A69B}\u{A722}-\u{A76F}\u{A771}-\u{A787}\u{A78B}-\u{A78E}\u{AB70}-\u{ABBF}\u{FB00}-\u{FB06}\u{FB13}-\u{FB17}\u{FF21}-\u{FF3A}\u{FF41}-\u{FF5A}\u{10400}-\u{1044F}\u{104B0}-\u{104D3}\u{104D8}-\u{104FB}\u{10C80}-\u{10CB2}\u{10CC0}-\u{10CF2}\u{118A0}-\u{118DF}\u{1E900}-\u{1E943}]+";
+const deepseek_letters = "\\s?[A-Za-z\u{B5}\u{C0}-\u{D6}\u{D8}-\u{F6}\u{F8}-\u{1BA}\u{1BC}-\u{1BF}\u{1C4}-\u{293}\u{295}-\u{2AF}\u{370}-\u{373}\u{376}\u{377}\u{37B}-\u{37D}\u{37F}\u{386}\u{388}-\u{38A}" ++
+    "\u{38C}\u{38E}-\u{3A1}\u{3A3}-\u{3F5}\u{3F7}-\u{481}\u{48A}-\u{52F}\u{531}-\u{556}\u{10A0}-\u{10C5}\u{13A0}-\u{13F5}\u{13F8}-\u{13FD}\u{1C90}-\u{1CBA}\u{1CBD}-\u{1CBF}\u{1D00}-" ++
+    "\u{1D2B}\u{1D6B}-\u{1D77}\u{1D79}-\u{1D9A}\u{1E00}-\u{1F15}\u{1F18}-\u{1F1D}\u{1F20}-\u{1F45}\u{1F48}-\u{1F4D}\u{1F50}-\u{1F57}\u{1F59}\u{1F5B}\u{1F5D}\u{1F5F}-\u{1F7D}\u{1F80}-" ++
+    "\u{1FB4}\u{1FB6}-\u{1FBC}\u{1FBE}\u{1FC2}-\u{1FC4}\u{1FC6}-\u{1FCC}\u{1FD0}-\u{1FD3}\u{1FD6}-\u{1FDB}\u{1FE0}-\u{1FEC}\u{1FF2}-\u{1FF4}\u{1FF6}-\u{1FFC}\u{2102}\u{2107}\u{210A}-" ++
+    "\u{2113}\u{2115}\u{2119}-\u{211D}\u{2124}\u{2126}\u{2128}\u{212A}-\u{212D}\u{212F}-\u{2134}\u{2139}\u{213C}-\u{213F}\u{2145}-\u{2149}\u{214E}\u{2183}\u{2184}\u{2C00}-\u{2C7B}" ++
+    "\u{2C7E}-\u{2CE4}\u{2CEB}-\u{2CEE}\u{2CF2}\u{2CF3}\u{A640}-\u{A66D}\u{A680}-\u{A69B}\u{A722}-\u{A76F}\u{A771}-\u{A787}\u{A78B}-\u{A78E}\u{AB70}-\u{ABBF}\u{FB00}-\u{FB06}\u{FB13}-" ++
+    "\u{FB17}\u{FF21}-\u{FF3A}\u{FF41}-\u{FF5A}\u{10400}-\u{1044F}\u{104B0}-\u{104D3}\u{104D8}-\u{104FB}\u{10C80}-\u{10CB2}\u{10CC0}-\u{10CF2}\u{118A0}-\u{118DF}\u{1E900}-\u{1E943}]+";
 const cjk = "[\u{4E00}-\u{9FA5}\u{800}-\u{4E00}\u{AC00}-\u{D7FF}]+";
 const bloom_re = " ?[^(\\s|.,!?\u{2026}\u{3002}\u{FF0C}\u{3001}\u{964}\u{6D4}\u{60C})]+";
 
@@ -689,11 +609,11 @@ pub fn compile(a: std.mem.Allocator, pattern: []const u8) ParseError!Program {
     return .{ .insts = try p.insts.toOwnedSlice(), .classes = try p.classes.toOwnedSlice(), .collapsed = collapsed };
 }
 
-const Thread = struct { pc: u32, pos: u32 };
+pub const Thread = struct { pc: u32, pos: u32 };
 
 /// End of the highest-priority non-empty match of `prog` starting at `start` within `units`
 /// (the chunk), or null.
-fn matchAt(prog: *const Program, units: []const u32, start: usize, stack: *std.ArrayList(Thread)) !?usize {
+pub fn matchAt(prog: *const Program, units: []const u32, start: usize, stack: *std.ArrayList(Thread)) !?usize {
     stack.clearRetainingCapacity();
     try stack.append(.{ .pc = 0, .pos = @intCast(start) });
     while (stack.popOrNull()) |th| {
@@ -835,78 +755,6 @@ pub const PreTokenizer = struct {
 
 // ---- tests ----
 
-const testing = std.testing;
-
-fn expectSplit(kind: Kind, text: []const u8, want: []const []const u8) !void {
-    var arena = std.heap.ArenaAllocator.init(testing.allocator);
-    defer arena.deinit();
-    const pt = try PreTokenizer.init(arena.allocator(), kind);
-    var words = std.ArrayList([]const u8).init(testing.allocator);
-    defer words.deinit();
-    try pt.split(testing.allocator, text, &words);
-    const ok = words.items.len == want.len and for (words.items, want) |g, w| {
-        if (!std.mem.eql(u8, g, w)) break false;
-    } else true;
-    if (!ok) {
-        std.debug.print("{s} {any}: got", .{ @tagName(kind), text });
-        for (words.items) |w| std.debug.print(" [{s}]", .{w});
-        std.debug.print("\n", .{});
-        return error.TestUnexpectedResult;
-    }
-}
-
-test "every pattern compiles" {
-    var arena = std.heap.ArenaAllocator.init(testing.allocator);
-    defer arena.deinit();
-    for (std.enums.values(Kind)) |k| _ = try PreTokenizer.init(arena.allocator(), k);
-    for (names) |e| try testing.expect(lookup(e[0]) != null);
-    try testing.expectEqual(Kind.default, lookup(null).?.kind);
-    try testing.expectEqual(@as(?Info, null), lookup("no-such-pre"));
-}
-
-test "gpt2 split" {
-    try expectSplit(.gpt2, "Hello world", &.{ "Hello", " world" });
-    try expectSplit(.gpt2, "   Hello", &.{ "  ", " Hello" });
-    try expectSplit(.gpt2, "\n\n\n", &.{"\n\n\n"});
-    try expectSplit(.gpt2, "\t\tH", &.{ "\t", "\t", "H" });
-    try expectSplit(.gpt2, "a  ", &.{ "a", "  " });
-    try expectSplit(.gpt2, "y'all! 333", &.{ "y", "'", "all", "!", " 333" });
-    try expectSplit(.gpt2, "don't 're", &.{ "don", "'t", " '", "re" });
-    try expectSplit(.gpt2, "\xff\xfeab", &.{ "\xff\xfe", "ab" });
-    try expectSplit(.gpt2, " ", &.{" "});
-    try expectSplit(.gpt2, "x \u{3000}y", &.{ "x", " ", "\u{3000}", "y" });
-}
-
-test "llama3 and qwen2 split" {
-    try expectSplit(.llama3, "Hello World's 12345", &.{ "Hello", " World", "'s", " ", "123", "45" });
-    try expectSplit(.llama3, "I'M  ok\n\n  x", &.{ "I", "'M", " ", " ok", "\n\n", " ", " x" });
-    try expectSplit(.llama3, "(a)..\n", &.{ "(a", ")..\n" });
-    try expectSplit(.qwen2, "x 123", &.{ "x", " ", "1", "2", "3" });
-}
-
-test "regex stages: default, falcon, starcoder, deepseek, gpt-4o, tekken" {
-    // default: punctuation runs first, then GPT-2, then digit runs, then groups of three digits.
-    try expectSplit(.default, "a+b 12345!", &.{ "a", "+", "b", " ", "123", "45", "!" });
-    try expectSplit(.starcoder, "ab 123", &.{ "ab", " ", "1", "2", "3" });
-    try expectSplit(.falcon, "x=1234", &.{ "x", "=", "123", "4" });
-    try expectSplit(.deepseek_coder, "Hi, 你好\n12", &.{ "Hi", ",", " ", "你好", "\n", "1", "2" });
-    try expectSplit(.deepseek_llm, "Hi 你好  ", &.{ "Hi", " ", "你好", "  " });
-    try expectSplit(.gpt4o, "HelloWorld ABCdef I'm 12345", &.{ "Hello", "World", " ABCdef", " I'm", " ", "123", "45" });
-    try expectSplit(.tekken, "HelloWorld 12", &.{ "Hello", "World", " ", "1", "2" });
-    try expectSplit(.gpt4o, "a\n\n  b", &.{ "a", "\n\n", " ", " b" });
-}
-
-test "regex matcher basics" {
-    var arena = std.heap.ArenaAllocator.init(testing.allocator);
-    defer arena.deinit();
-    const a = arena.allocator();
-    var stack = std.ArrayList(Thread).init(testing.allocator);
-    defer stack.deinit();
-    const prog = try compile(a, "ab{1,3}|a|c+$");
-    const in = [_]u32{ 'a', 'b', 'b', 'b', 'b', 'c', 'c' };
-    try testing.expectEqual(@as(?usize, 4), try matchAt(&prog, &in, 0, &stack));
-    try testing.expectEqual(@as(?usize, null), try matchAt(&prog, &in, 1, &stack));
-    try testing.expectEqual(@as(?usize, 7), try matchAt(&prog, &in, 5, &stack));
-    try testing.expectError(error.BadPattern, compile(a, "(a"));
-    try testing.expectError(error.BadPattern, compile(a, "a*?"));
+test {
+    _ = @import("pretok_test.zig");
 }
