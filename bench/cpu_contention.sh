@@ -6,7 +6,7 @@ set -euo pipefail
 model=${1:?usage: bash bench/cpu_contention.sh MODEL.gguf [N] [R]}
 n=${2:-64}; r=${3:-3}
 cli=${PI5_CLI:-$(dirname "$0")/../zig-out/bin/pi5_llm_rt}
-tg() { "$cli" bench --model "$model" --backend cpu -p 8 -n "$n" -r "$r" | grep '^{' | tail -1 | sed 's/.*"tg_med":\([0-9.]*\).*/\1/'; }
+tg() { "$cli" bench --model "$model" --backend cpu -p 16 -n "$n" -r "$r" | grep '^{' | tail -1 | sed 's/.*"tg_med":\([0-9.]*\).*/\1/'; }
 idle=$(tg)
 ( while :; do :; done ) &
 busy_pid=$!
