@@ -124,6 +124,15 @@ fn contraction(c: *const Chunk, p: usize, fold: bool) usize {
     return 0;
 }
 
+/// The end of the piece at `pos` that starts with `nws` whitespace code points, as GPT-2's and
+/// Llama 3's `\s+(?!\S)|\s+` take it (all but the last before a non-space, all at the end of
+/// the text), or of the one code point there when nws is 0.
+fn endOfSpaces(c: *const Chunk, pos: usize, nws: usize) usize {
+    if (nws > 1 and c.cpt(pos + nws) != Chunk.oor) return pos + nws - 1;
+    if (nws > 0) return pos + nws;
+    return pos + 1;
+}
+
 fn notWln(f: Flags) bool {
     return !(f.space or f.letter or f.number) and f.in_range;
 }
@@ -155,17 +164,7 @@ fn splitGpt2(c: *Chunk) !void {
         }
         var nws: usize = 0;
         while (c.fl(pos + nws).space) nws += 1;
-        if (nws > 1 and c.cpt(pos + nws) != Chunk.oor) {
-            pos += nws - 1;
-            _ = try c.add(pos);
-            continue;
-        }
-        if (nws > 0) {
-            pos += nws;
-            _ = try c.add(pos);
-            continue;
-        }
-        pos += 1;
+        pos = endOfSpaces(c, pos, nws);
         _ = try c.add(pos);
     }
 }
@@ -223,17 +222,7 @@ fn splitLlama3(c: *Chunk, max_digits: usize) !void {
             _ = try c.add(pos);
             continue;
         }
-        if (nws > 1 and c.cpt(pos + nws) != Chunk.oor) {
-            pos += nws - 1;
-            _ = try c.add(pos);
-            continue;
-        }
-        if (nws > 0) {
-            pos += nws;
-            _ = try c.add(pos);
-            continue;
-        }
-        pos += 1;
+        pos = endOfSpaces(c, pos, nws);
         _ = try c.add(pos);
     }
 }
