@@ -11,7 +11,8 @@
 #   from .device) in the same run. Writes to $OUT/results/: <stem>.jsonl, <stem>.md (summary, chart
 #   links, comparison), charts/<stem>-*.svg, benchmark_log.md; copy them into results/ here.
 #   env: SUSTAIN_S (default 20), MODELS=0 to skip the model runs, BACKENDS (default vulkan,cpu; the
-#   CPU only beside limits none). About 8 minutes on the H200 with the models, 4 without.
+#   CPU only beside limits none). About 8 minutes on the H200 with the models, 4 without;
+#   BACKENDS=vulkan SUSTAIN_S=30: 2.7 minutes. Everything comes back as $OUT/devbench.tgz.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = pack ]; then
@@ -54,3 +55,6 @@ if [ "${MODELS:-1}" != 0 ]; then
   done
 fi
 ls -la "$OUT/results" "$OUT/results/charts"
+# The device tool brings back only a few files per command: one tarball carries everything.
+tar -C "$OUT" -czf "$OUT/devbench.tgz" results run_*.err models_*.err 2>/dev/null && rm -rf "$OUT/results" "$OUT"/run_* "$OUT"/models_* "$OUT"/summary_*
+echo "device-bench: results in \$OUT/devbench.tgz (tar -xzf it here, then node bench/results.mjs record ... or copy results/)"
