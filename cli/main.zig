@@ -35,6 +35,7 @@ const usage =
     \\                              exit 3 naming the first node out of its bound (slow; needs Vulkan)
     \\  --profile                   bench: print per-node and per-op times of the last step (JSON, stderr)
     \\  --batch N                   prompt tokens per step (default 64)
+    \\  --no-mmap                   read the model into memory instead of mapping it (llama.cpp's --no-mmap)
     \\  --logits-out FILE           write the last prompt position's logits (n_vocab little-endian f32)
     \\  --no-echo                   do not print the prompt before the generated text
     \\
@@ -62,6 +63,7 @@ pub const Args = struct {
     kv_type: pi5.model.KvType = .f16,
     gpu_layers: i32 = -1,
     gpu_budget: u64 = 0,
+    no_mmap: bool = false,
     diff: bool = false,
     reps: u32 = 3,
     profile: bool = false,
@@ -163,6 +165,8 @@ fn parseArgs(argv: []const []const u8, out: *Args) !void {
             out.gpu_layers = try parseNum(i32, try nx.get(a), a);
         } else if (eq(a, "--gpu-budget")) {
             out.gpu_budget = try parseNum(u64, try nx.get(a), a);
+        } else if (eq(a, "--no-mmap")) {
+            out.no_mmap = true;
         } else if (eq(a, "--profile")) {
             out.profile = true;
         } else if (eq(a, "--diff")) {
@@ -340,6 +344,7 @@ fn loadModel(alloc: std.mem.Allocator, args: *Args) !?Loaded {
         .n_ctx = args.n_ctx,
         .kv_type = args.kv_type,
         .n_batch = args.n_batch,
+        .mmap = !args.no_mmap,
         .n_threads = rt.n_threads,
         .gpu = rt.gpu,
         .placement = placement,

@@ -29,6 +29,9 @@ pub const ModelOptionsC = extern struct {
     progress_user_data: ?*anyopaque,
     /// Appended in v2 (a v1 caller's struct_size is `model_options_v1_size`).
     vocab_only: i32,
+    /// Appended in v3, inside v2's tail padding (sizeof is unchanged on LP64: a v2 caller's
+    /// padding byte read as nonzero only means a load without a mapping, which is still correct).
+    no_mmap: i32,
 };
 
 /// sizeof(pi5_model_options) before vocab_only was appended; still accepted.
@@ -142,6 +145,7 @@ pub export fn pi5_model_default_options() callconv(.c) ModelOptionsC {
         .progress_callback = null,
         .progress_user_data = null,
         .vocab_only = 0,
+        .no_mmap = 0,
     };
 }
 
@@ -186,6 +190,7 @@ pub export fn pi5_load_model_ex(rt: ?*Runtime, path: ?[*:0]const u8, options: ?*
         .kv_type = if (o.kv_type == @intFromEnum(KvTypeC.f32)) .f32 else .f16,
         .n_batch = o.n_batch,
         .n_threads = r.n_threads,
+        .mmap = o.no_mmap == 0,
         // The graph on the runtime's backend: the GPU when the runtime has one.
         .gpu = r.gpu,
         .placement = if (o.gpu_budget_bytes > 0)
@@ -779,4 +784,84 @@ test "model ABI: generate streams, stops at strings, aborts, and agrees with the
     var info: [4096]u8 = undefined;
     try testing.expectEqual(st(.ok), pi5_model_info(rt, &info, info.len, &plen));
     try testing.expect(std.mem.indexOf(u8, info[0..plen], "\"architecture\": \"llama\"") != null);
+}
+
+test "model ABI: an empty prompt without BOS and a prompt longer than the context say so" {
+    const src_path = try fixture("stories260K.gguf");
+    defer testing.allocator.free(src_path);
+    var tmp = testing.tmpDir(.{});
+    defer tmp.cleanup();
+    // stories260K with add_bos_token = false: an empty prompt then has nothing to start from.
+    var src = try pi5.gguf.File.open(testing.allocator, src_path, null);
+    defer src.deinit();
+    var w = pi5.gguf_writer.Writer.init(testing.allocator);
+    defer w.deinit();
+    for (src.keys()) |kv| if (!std.mem.eql(u8, kv.key, "tokenizer.ggml.add_bos_token")) try w.putValue(kv.key, kv.value);
+    try w.putValue("tokenizer.ggml.add_bos_token", .{ .bool = false });
+    for (src.tensors) |t| try w.addTensor(t.name, t.type, t.ne[0..t.n_dims], t.data);
+    const dir = try tmp.dir.realpathAlloc(testing.allocator, ".");
+    defer testing.allocator.free(dir);
+    const no_bos = try std.fs.path.joinZ(testing.allocator, &.{ dir, "no_bos.gguf" });
+    defer testing.allocator.free(no_bos);
+    try w.writeToFile(no_bos);
+
+    const rt = try cpuRuntime();
+    defer rt.destroy();
+    try testing.expectEqual(st(.ok), pi5_load_model(rt, no_bos));
+    var buf: [256]u8 = undefined;
+    var len: usize = 0;
+    try testing.expectEqual(st(.invalid_argument), pi5_generate(rt, "", null, &buf, buf.len, &len, null));
+    try testing.expect(std.mem.indexOf(u8, std.mem.span(abi.pi5_last_error(rt)), "the prompt is empty and the model adds no BOS") != null);
+    // A non-empty prompt works on the same model.
+    var few = pi5_generate_default_options();
+    few.max_tokens = 8;
+    try testing.expectEqual(st(.ok), pi5_generate(rt, "Once", &few, &buf, buf.len, &len, null));
+
+    // A prompt longer than the context: the status is CONTEXT_FULL and the message gives the counts.
+    var o = pi5_model_default_options();
+    o.n_ctx = 16;
+    try testing.expectEqual(st(.ok), pi5_load_model_ex(rt, src_path, &o));
+    const long = "Once upon a time there was a little girl named Lily who loved to play outside in the sun";
+    try testing.expectEqual(st(.context_full), pi5_generate(rt, long, null, &buf, buf.len, &len, null));
+    const msg = std.mem.span(abi.pi5_last_error(rt));
+    if (std.mem.indexOf(u8, msg, "the context holds 16 (0 in use)") == null) {
+        std.debug.print("message: {s}\n", .{msg});
+        return error.TestUnexpectedResult;
+    }
+}
+
+test "model ABI: no_mmap loads a copy, so truncating the file meanwhile changes nothing" {
+    const src_path = try fixture("stories260K.gguf");
+    defer testing.allocator.free(src_path);
+    var tmp = testing.tmpDir(.{});
+    defer tmp.cleanup();
+    try std.fs.cwd().copyFile(src_path, tmp.dir, "copy.gguf", .{});
+    const dir = try tmp.dir.realpathAlloc(testing.allocator, ".");
+    defer testing.allocator.free(dir);
+    const copy = try std.fs.path.joinZ(testing.allocator, &.{ dir, "copy.gguf" });
+    defer testing.allocator.free(copy);
+
+    var gen_opts = pi5_generate_default_options();
+    gen_opts.max_tokens = 40;
+    gen_opts.sampling.temperature = 0;
+    const rt = try cpuRuntime();
+    defer rt.destroy();
+    var want: [1024]u8 = undefined;
+    var want_len: usize = 0;
+    try testing.expectEqual(st(.ok), pi5_load_model(rt, src_path));
+    try testing.expectEqual(st(.ok), pi5_generate(rt, "Once upon a time", &gen_opts, &want, want.len, &want_len, null));
+
+    var o = pi5_model_default_options();
+    o.no_mmap = 1;
+    try testing.expectEqual(st(.ok), pi5_load_model_ex(rt, copy, &o));
+    try testing.expect(rt.model.?.file.heap_copy);
+    // With the file mapped this would be SIGBUS on the next read of the weights.
+    const f = try tmp.dir.openFile("copy.gguf", .{ .mode = .read_write });
+    try f.setEndPos(0);
+    f.close();
+    var got: [1024]u8 = undefined;
+    var got_len: usize = 0;
+    try testing.expectEqual(st(.ok), pi5_generate(rt, "Once upon a time", &gen_opts, &got, got.len, &got_len, null));
+    try testing.expectEqualStrings(want[0..want_len], got[0..got_len]);
+    try testing.expectEqual(st(.ok), pi5_unload_model(rt));
 }

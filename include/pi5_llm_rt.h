@@ -122,7 +122,12 @@ typedef enum pi5_status {
 
 /** Which backend runs the work. */
 typedef enum pi5_backend {
-    /** From PI5_BACKEND, else Vulkan when usable with a CPU fallback. */
+    /**
+     * From PI5_BACKEND, else Vulkan when usable with a CPU fallback. A CPU-type Vulkan device
+     * (lavapipe, SwiftShader) is used only when asked for by name or index (device option,
+     * PI5_DEVICE): otherwise the CPU backend, which is faster on the same cores, and the
+     * runtime report's fallback_reason says so.
+     */
     PI5_BACKEND_AUTO = 0,
     PI5_BACKEND_CPU = 1,
     /** Vulkan or an error (no fallback). */
@@ -272,6 +277,13 @@ typedef struct pi5_model_options {
      * progress_user_data: a struct_size from before it (48 on LP64) is still accepted.
      */
     int32_t vocab_only;
+    /**
+     * Nonzero: read the whole file into memory at load and close it, instead of keeping it
+     * memory-mapped (llama.cpp's use_mmap = false). Then truncating or rewriting the file while
+     * the model is loaded cannot fault a later token; it costs the read and memory for the file.
+     * Added after vocab_only, in what was padding: sizeof is unchanged.
+     */
+    int32_t no_mmap;
 } pi5_model_options;
 
 /** Default model options: context from the model (≤ 4096), F16 KV cache, all layers on the GPU. Thread-safe. */
@@ -280,7 +292,7 @@ PI5_API pi5_model_options pi5_model_default_options(void);
 /**
  * Loads a GGUF model (llama, phi2 or gpt2 architectures) into the runtime, replacing any loaded
  * model. `path` is read during the call (the file stays memory-mapped while loaded: do not
- * truncate or rewrite it meanwhile). Anything but a regular file (or a symlink to one) is
+ * truncate or rewrite it meanwhile, or load with `no_mmap`). Anything but a regular file (or a symlink to one) is
  * refused with PI5_ERR_IO before it is opened (a FIFO would block, a directory cannot be mapped).
  * Returns PI5_OK, PI5_ERR_INVALID_ARGUMENT, PI5_ERR_IO, PI5_ERR_INVALID_MODEL (pi5_last_error
  * names the problem and where), PI5_ERR_UNSUPPORTED (architecture or tensor type),

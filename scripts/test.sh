@@ -25,7 +25,7 @@ step "GGUF malformed corpus (core tests read it through PI5_GGUF_CORPUS)"
 python3 tests/gguf/make_corpus.py "$tmp/corpus" >/dev/null
 export PI5_GGUF_CORPUS="$tmp/corpus"
 
-step "core tests on $(./zig-out/bin/pi5_llm_rt info | grep -m1 '"name"' | cut -d'"' -f4): default limits, then PI5_LIMITS=v3dv; validation on"
+step "core tests on $(./zig-out/bin/pi5_llm_rt info --backend vulkan | grep -m1 '"name"' | cut -d'"' -f4): default limits, then PI5_LIMITS=v3dv; validation on"
 scripts/zig.sh build test --summary new
 
 step "aarch64 cross-build for the Raspberry Pi 5"
@@ -34,7 +34,7 @@ for f in "$tmp/aarch64/lib/libpi5_llm_rt.so" "$tmp/aarch64/bin/pi5_llm_rt"; do
   file -L "$f" | tee /dev/stderr | grep -q "ARM aarch64" || { echo "not an aarch64 binary: $f"; exit 1; }
 done
 
-step "benchmark runner: unit tests, a quick sweep on $(./zig-out/bin/pi5_llm_rt info | grep -m1 '"name"' | cut -d'"' -f4) and the CPU, results compare"
+step "benchmark runner: unit tests, a quick sweep on $(./zig-out/bin/pi5_llm_rt info --backend vulkan | grep -m1 '"name"' | cut -d'"' -f4) and the CPU, results compare"
 scripts/zig.sh build test-bench
 ./zig-out/bin/pi5-bench --suites kernels,health --quick --filter mul_mat_vec/q4_0,mul_mat/q8_0,softmax,attention --sustain-s 1 \
   --out "$tmp/bench.jsonl" --md "$tmp/bench.md"

@@ -29,6 +29,11 @@ export interface LoadModelOptions {
    * tokenToBytes work; evaluation and generation reject with PI5_ERR_UNSUPPORTED.
    */
   vocabOnly?: boolean;
+  /**
+   * Keep the file memory-mapped while loaded (default true, as node-llama-cpp's `useMmap`).
+   * false reads it into memory at load: then truncating or rewriting the file cannot fault.
+   */
+  useMmap?: boolean;
 }
 
 /** The parsed pi5_model_info JSON. Fields beyond these may appear. */
@@ -163,6 +168,10 @@ export async function loadModelOn(rt: Runtime, path: string, options: LoadModelO
   if (options.vocabOnly !== undefined) {
     if (typeof options.vocabOnly !== 'boolean') throw invalid(`vocabOnly: expected a boolean, got ${String(options.vocabOnly)}`);
     o.vocab_only = options.vocabOnly ? 1 : 0;
+  }
+  if (options.useMmap !== undefined) {
+    if (typeof options.useMmap !== 'boolean') throw invalid(`useMmap: expected a boolean, got ${String(options.useMmap)}`);
+    o.no_mmap = options.useMmap ? 0 : 1;
   }
   if (options.gpuBudgetBytes !== undefined) {
     const b = options.gpuBudgetBytes;

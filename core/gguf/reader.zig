@@ -220,13 +220,27 @@ pub const File = struct {
 
     /// Set when open() mapped the file; parse() leaves it null and does not own `bytes`.
     mapping: ?[]align(std.mem.page_size) const u8 = null,
+    /// The mapping is a heap copy of the file (`OpenOptions.mmap = false`), not a file mapping.
+    heap_copy: bool = false,
     arena: std.heap.ArenaAllocator.State,
     child_alloc: std.mem.Allocator,
     kv_index: std.StringHashMapUnmanaged(u32),
     tensor_index: std.StringHashMapUnmanaged(u32),
 
+    pub const OpenOptions = struct {
+        /// false: read the whole file into memory and close it, so that nothing refers to the
+        /// file afterwards (truncating or rewriting it while loaded cannot fault a later read);
+        /// llama.cpp's `use_mmap = false`. Costs a read of the file and memory for all of it.
+        mmap: bool = true,
+    };
+
     /// Maps `path` read-only, parses and validates it.
     pub fn open(alloc: std.mem.Allocator, path: []const u8, diag: ?*Diagnostic) !File {
+        return openWith(alloc, path, diag, .{});
+    }
+
+    /// `open` with options (see OpenOptions).
+    pub fn openWith(alloc: std.mem.Allocator, path: []const u8, diag: ?*Diagnostic, opts: OpenOptions) !File {
         // Only regular files (or symlinks to one): open() of a FIFO blocks until a writer
         // comes, a directory cannot be mapped, a device may never end.
         const kind = if (std.fs.cwd().statFile(path)) |s| s.kind else |e| {
@@ -253,6 +267,19 @@ pub const File = struct {
         // mmap of length 0 is EINVAL (a panic in std.posix), so reject empty files first.
         if (size < 8) return fail(diag, 0, "file '{s}' is {d} bytes, too short for a GGUF header", .{ path, size });
         const len = std.math.cast(usize, size) orelse return fail(diag, null, "file too large to map", .{});
+        if (!opts.mmap) {
+            const buf = try std.heap.page_allocator.alignedAlloc(u8, std.mem.page_size, len);
+            errdefer std.heap.page_allocator.free(buf);
+            const n = file.preadAll(buf, 0) catch |e| {
+                if (diag) |d| d.set(null, "cannot read '{s}': {s}", .{ path, @errorName(e) });
+                return e;
+            };
+            if (n != len) return fail(diag, n, "file '{s}' shrank while it was read ({d} of {d} bytes)", .{ path, n, len });
+            var f = try parse(alloc, buf, diag);
+            f.mapping = buf;
+            f.heap_copy = true;
+            return f;
+        }
         const map = try std.posix.mmap(null, len, std.posix.PROT.READ, .{ .TYPE = .PRIVATE }, file.handle, 0);
         errdefer std.posix.munmap(map);
         var f = try parse(alloc, map, diag);
@@ -274,7 +301,9 @@ pub const File = struct {
     pub fn deinit(self: *File) void {
         var arena = self.arena.promote(self.child_alloc);
         arena.deinit();
-        if (self.mapping) |m| std.posix.munmap(m);
+        if (self.mapping) |m| {
+            if (self.heap_copy) std.heap.page_allocator.free(m) else std.posix.munmap(m);
+        }
         self.* = undefined;
     }
 

@@ -38,6 +38,8 @@ pub const LoadOptions = struct {
     n_batch: u32 = 0,
     /// CPU threads including the caller; 0 = every core.
     n_threads: u32 = 0,
+    /// false: read the file into memory at load instead of keeping it mapped (`--no-mmap`).
+    mmap: bool = true,
     /// Load progress 0..1; return false to abort (error.Aborted).
     progress: ?*const fn (ctx: ?*anyopaque, p: f32) bool = null,
     progress_ctx: ?*anyopaque = null,
@@ -101,7 +103,7 @@ pub const Model = struct {
         self.alloc = alloc;
         self.arena = std.heap.ArenaAllocator.init(alloc);
         errdefer self.arena.deinit();
-        self.file = try reader.File.open(alloc, path, diag);
+        self.file = try reader.File.openWith(alloc, path, diag, .{ .mmap = opts.mmap });
         errdefer self.file.deinit();
         try progress(opts, 0.05);
 

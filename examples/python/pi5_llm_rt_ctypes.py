@@ -49,7 +49,10 @@ class pi5_status(enum.IntEnum):
 
 # Which backend runs the work.
 class pi5_backend(enum.IntEnum):
-    # From PI5_BACKEND, else Vulkan when usable with a CPU fallback.
+    # From PI5_BACKEND, else Vulkan when usable with a CPU fallback. A CPU-type Vulkan device
+    # (lavapipe, SwiftShader) is used only when asked for by name or index (device option,
+    # PI5_DEVICE): otherwise the CPU backend, which is faster on the same cores, and the
+    # runtime report's fallback_reason says so.
     PI5_BACKEND_AUTO = 0
     PI5_BACKEND_CPU = 1
     # Vulkan or an error (no fallback).
@@ -194,6 +197,11 @@ class pi5_model_options(ctypes.Structure):
         # other calls that need weights return PI5_ERR_UNSUPPORTED saying so. Added after
         # progress_user_data: a struct_size from before it (48 on LP64) is still accepted.
         ("vocab_only", ctypes.c_int32),
+        # Nonzero: read the whole file into memory at load and close it, instead of keeping it
+        # memory-mapped (llama.cpp's use_mmap = false). Then truncating or rewriting the file while
+        # the model is loaded cannot fault a later token; it costs the read and memory for the file.
+        # Added after vocab_only, in what was padding: sizeof is unchanged.
+        ("no_mmap", ctypes.c_int32),
     ]
 
 

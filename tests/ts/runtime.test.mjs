@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT, LIB, childEnv } from './helpers.mjs';
+import { ROOT, LIB, MODEL, childEnv } from './helpers.mjs';
 
 process.env.PI5_LLM_RT_LIB = LIB;
 const pkg = await import(join(ROOT, 'dist', 'index.js'));
@@ -82,6 +82,26 @@ test('PI5_BACKEND=cpu forces the CPU backend under auto', () => {
   const code = `import('${join(ROOT, 'dist', 'index.js')}').then(async ({ Runtime }) => { const rt = await Runtime.create(); console.log(rt.backend, rt.report().backend); rt.dispose(); })`;
   const out = execFileSync(process.execPath, ['-e', code], { env: childEnv({ PI5_BACKEND: 'cpu' }), encoding: 'utf8' });
   assert.equal(out.trim(), 'cpu cpu');
+});
+
+test('auto runs stories260K on the CPU backend when the only Vulkan device is CPU-type (lavapipe)', async () => {
+  const code = `import('${join(ROOT, 'dist', 'index.js')}').then(async ({ Runtime }) => {
+    let type = null;
+    try { const v = await Runtime.create({ backend: 'vulkan' }); type = v.report().device?.type ?? null; v.dispose(); } catch {}
+    const rt = await Runtime.create();
+    const m = await rt.loadModel(process.argv[1]);
+    const r = await m.complete('Once upon a time', { maxTokens: 8, temperature: 0 });
+    console.log(JSON.stringify({ type, backend: rt.backend, why: rt.report().fallback_reason, text: r }));
+    m.dispose(); rt.dispose(); })`;
+  const out = execFileSync(process.execPath, ['-e', code, MODEL], { env: childEnv(), encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop());
+  assert.ok(typeof r.text === "string" && r.text.length > 0, out);
+  if (r.type === 'cpu' || r.type === null) {
+    assert.equal(r.backend, 'cpu', out);
+    if (r.type === 'cpu') assert.match(r.why, /CPU-type device/);
+  } else {
+    assert.equal(r.backend, 'vulkan', out);
+  }
 });
 
 test('the CommonJS build works too', () => {
